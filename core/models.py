@@ -1,0 +1,138 @@
+"""The three model families. All take normalized [N, 1, 28, 28] input and return
+ten scores, so training, evaluation, introspection and prediction treat them alike."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.config import TrainConfig
+from core.data import MNIST_MEAN, MNIST_STD
+
+
+def make_activation(name: str) -> nn.Module:
+    return {
+        "relu": nn.ReLU,
+        "leaky_relu": lambda: nn.LeakyReLU(0.1),
+        "elu": nn.ELU,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+    }[name]()
+
+
+class LeNet1989(nn.Module):
+    """LeCun et al. 1989, "Backpropagation Applied to Handwritten Zip Code Recognition".
+
+    16x16 input in [-1, 1]; H1: 12 maps 8x8 (5x5, stride 2); H2: 12 maps 4x4
+    (5x5, stride 2), each map reading 8 of the 12 H1 maps; H3: 30 units; 10
+    outputs; tanh everywhere; every unit has its own bias, as in the paper.
+    9,760 free parameters. Follows Karpathy's lecun1989-repro.
+    """
+
+    # Which 8 of the 12 H1 maps each group of 4 H2 maps reads.
+    H2_INPUTS = (list(range(0, 8)), list(range(4, 12)), list(range(0, 4)) + list(range(8, 12)))
+
+    def __init__(self):
+        super().__init__()
+        self.h1 = nn.Conv2d(1, 12, 5, stride=2, bias=False)
+        self.h1_bias = nn.Parameter(torch.zeros(12, 8, 8))
+        self.h2 = nn.ModuleList(nn.Conv2d(8, 4, 5, stride=2, bias=False) for _ in self.H2_INPUTS)
+        self.h2_bias = nn.Parameter(torch.zeros(12, 4, 4))
+        self.h3 = nn.Linear(12 * 4 * 4, 30)
+        self.out = nn.Linear(30, 10)
+        # The paper's init: uniform in +/- 2.4 / sqrt(fan_in); biases zero.
+        for layer in [self.h1, *self.h2, self.h3, self.out]:
+            fan_in = layer.weight[0].numel()
+            nn.init.uniform_(layer.weight, -2.4 / fan_in**0.5, 2.4 / fan_in**0.5)
+            if getattr(layer, "bias", None) is not None:
+                nn.init.zeros_(layer.bias)
+
+    def stages(self, x) -> dict[str, torch.Tensor]:
+        """Every layer's output by the paper's names (the dashboard shows them all)."""
+        # Back to [0, 1], down to the paper's 16x16, then to its [-1, 1] range.
+        x = x * MNIST_STD + MNIST_MEAN
+        x16 = F.interpolate(x, size=(16, 16), mode="bilinear", antialias=True, align_corners=False) * 2 - 1
+        # Pad with -1 (background), so 16x16 gives 8x8 with stride 2.
+        h1 = torch.tanh(self.h1(F.pad(x16, (2, 2, 2, 2), value=-1.0)) + self.h1_bias)
+        padded = F.pad(h1, (2, 2, 2, 2), value=-1.0)
+        h2 = torch.cat([conv(padded[:, idx]) for conv, idx in zip(self.h2, self.H2_INPUTS)], dim=1)
+        h2 = torch.tanh(h2 + self.h2_bias)
+        h3 = torch.tanh(self.h3(h2.flatten(1)))
+        return {"input16": x16, "H1": h1, "H2": h2, "H3": h3, "output": torch.tanh(self.out(h3))}
+
+    def forward(self, x):
+        return self.stages(x)["output"]
+
+
+def conv_block(cin: int, cout: int, cfg: TrainConfig) -> nn.Sequential:
+    """Conv -> [BatchNorm] -> activation -> pooling (or a stride-2 conv instead)."""
+    pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
+    stride = 2 if cfg.pooling == "none" else 1
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, cfg.kernel_size, stride=stride, padding=pad, bias=not cfg.batchnorm)]
+    if cfg.batchnorm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(make_activation(cfg.activation))
+    if cfg.pooling == "max":
+        layers.append(nn.MaxPool2d(2))
+    elif cfg.pooling == "avg":
+        layers.append(nn.AvgPool2d(2))
+    elif cfg.pooling == "lp":
+        layers.append(nn.LPPool2d(2, 2))
+    return nn.Sequential(*layers)
+
+
+class ConvNet(nn.Module):
+    """Configurable modern CNN: conv blocks, then FC hidden -> dropout -> FC 10."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        widths = cfg.resolved_widths()
+        self.features = nn.Sequential(
+            *(conv_block(cin, cout, cfg) for cin, cout in zip((1, *widths[:-1]), widths))
+        )
+        with torch.no_grad():
+            flat = self.features(torch.zeros(1, 1, 28, 28)).numel()
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat, cfg.hidden),
+            make_activation(cfg.activation),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, 10),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class MLP(nn.Module):
+    """Fully connected baseline, 784-128-64-10 by default."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        widths = cfg.resolved_widths()
+        for cin, cout in zip((28 * 28, *widths[:-1]), widths):
+            layers.append(nn.Linear(cin, cout, bias=not cfg.batchnorm))
+            if cfg.batchnorm:
+                layers.append(nn.BatchNorm1d(cout))
+            layers += [make_activation(cfg.activation), nn.Dropout(cfg.dropout)]
+        layers.append(nn.Linear(widths[-1], 10))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    if cfg.model == "lenet1989":
+        return LeNet1989()
+    if cfg.model == "cnn":
+        return ConvNet(cfg)
+    return MLP(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,268 @@
+"""The run directory contract: ids, atomic writes, status and reading runs back.
+
+`artifacts/runs/<run-id>/` holds config.json, status.json, progress.json,
+metrics.csv, model.pt and evaluation.json. Every file is written to a temporary
+name and renamed, so a reader never sees half a file and a killed run keeps
+what it had. Run ids are made here, never taken from a user as a path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "artifacts" / "default-model"
+
+STATES = ("queued", "running", "completed", "failed", "cancelled")
+FINAL_STATES = ("completed", "failed", "cancelled")
+METRIC_COLUMNS = [
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+    "test_loss", "test_acc", "lr", "epoch_seconds",
+]
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}$")
+
+
+class RunStoreError(ValueError):
+    pass
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def slugify(text: str, limit: int = 24) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
+    return slug or "run"
+
+
+def new_run_id(name: str = "") -> str:
+    """UTC timestamp + short slug of the name + a random suffix (ids never collide)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{slugify(name)}-{secrets.token_hex(2)}"
+
+
+def is_valid_run_id(run_id: str) -> bool:
+    return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
+
+
+def run_path(runs_dir: Path, run_id: str) -> Path:
+    """The folder of a run, refusing anything that is not a plain run id."""
+    if not is_valid_run_id(run_id):
+        raise RunStoreError(f"not a run id: {run_id[:60]!r}")
+    return Path(runs_dir) / run_id
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    write_bytes_atomic(path, json.dumps(obj, indent=2).encode())
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def metrics_to_csv(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of metrics.csv as floats (epoch as int); raises ValueError on garbage."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not set(METRIC_COLUMNS) <= set(reader.fieldnames):
+            raise ValueError("metrics.csv lacks the expected columns")
+        rows = []
+        for row in reader:
+            parsed = {k: float(row[k]) for k in METRIC_COLUMNS}
+            parsed["epoch"] = int(parsed["epoch"])
+            rows.append(parsed)
+    return rows
+
+
+# ---------------------------------------------------------------- status
+
+def process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not running.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def write_status(run_dir: Path, **fields) -> dict:
+    """Merge `fields` into status.json (only the run's own process writes it)."""
+    path = Path(run_dir) / "status.json"
+    status = read_json(path) if path.exists() else {}
+    status.update(fields)
+    write_json_atomic(path, status)
+    return status
+
+
+def effective_state(status: dict) -> str:
+    """The state to show: a run whose process has vanished is failed, not running."""
+    state = status.get("state", "failed")
+    if state in ("running", "queued") and status.get("pid") and not process_alive(status["pid"]):
+        return "failed"
+    return state
+
+
+# ---------------------------------------------------------------- reading runs
+
+@dataclass
+class RunInfo:
+    """One folder of the run store as the dashboard lists it."""
+
+    run_id: str
+    path: Path
+    state: str = "failed"
+    config: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+    metrics: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name") or self.run_id
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / "model.pt").is_file()
+
+
+def load_run(path: Path) -> RunInfo:
+    """Read a run folder, collecting problems instead of raising."""
+    path = Path(path)
+    info = RunInfo(run_id=path.name, path=path)
+    try:
+        info.config = read_json(path / "config.json")
+        if not isinstance(info.config, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        info.problems.append("config.json is missing")
+    except (ValueError, OSError) as e:
+        info.problems.append(f"config.json is unreadable ({type(e).__name__})")
+        info.config = {}
+    try:
+        info.status = read_json(path / "status.json")
+        if not isinstance(info.status, dict):
+            raise ValueError("not a JSON object")
+        info.state = effective_state(info.status)
+        if info.state != info.status.get("state"):
+            info.status = {**info.status, "error": info.status.get("error") or "the training process ended without finishing (killed?)"}
+    except FileNotFoundError:
+        info.problems.append("status.json is missing")
+    except (ValueError, OSError) as e:
+        info.problems.append(f"status.json is unreadable ({type(e).__name__})")
+        info.status = {}
+    if (path / "metrics.csv").exists():
+        try:
+            info.metrics = read_metrics(path / "metrics.csv")
+        except (ValueError, KeyError, TypeError, OSError, csv.Error) as e:
+            info.problems.append(f"metrics.csv is unreadable ({type(e).__name__})")
+    if (path / "evaluation.json").exists():
+        try:
+            info.summary = read_json(path / "evaluation.json").get("summary", {})
+        except (ValueError, AttributeError, OSError) as e:
+            info.problems.append(f"evaluation.json is unreadable ({type(e).__name__})")
+    if info.state == "completed" and not info.has_model:
+        info.problems.append("model.pt is missing")
+    return info
+
+
+def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunInfo]:
+    """Every folder in the store, newest first; hidden and stray files are skipped."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    runs = []
+    for child in runs_dir.iterdir():
+        if child.name.startswith(".") or not child.is_dir() or child.is_symlink():
+            continue
+        info = load_run(child)
+        if not is_valid_run_id(child.name):
+            info.problems.insert(0, "folder name is not a run id")
+        runs.append(info)
+    runs.sort(key=lambda r: r.run_id, reverse=True)
+    return runs
+
+
+def delete_run(runs_dir: Path, run_id: str) -> None:
+    path = run_path(runs_dir, run_id)
+    status_path = path / "status.json"
+    if status_path.exists():
+        try:
+            if effective_state(read_json(status_path)) in ("running", "queued"):
+                raise RunStoreError("cancel the run before deleting it")
+        except ValueError:
+            pass
+    shutil.rmtree(path)
+
+
+def rename_run(runs_dir: Path, run_id: str, name: str) -> None:
+    """Change the display name; the folder (the id) stays the same."""
+    from core.config import check_name  # the same rule as at launch
+
+    path = run_path(runs_dir, run_id) / "config.json"
+    check_name(name)
+    config = read_json(path)
+    config["name"] = name
+    write_json_atomic(path, config)
+
+
+def wait_for_state(run_dir: Path, states=FINAL_STATES, timeout: float = 60.0) -> str:
+    """Poll status.json until the run reaches one of `states` (for tests and scripts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = effective_state(read_json(Path(run_dir) / "status.json"))
+            if state in states:
+                return state
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{run_dir} did not reach {states} in {timeout:.0f}s")

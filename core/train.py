@@ -1,0 +1,163 @@
+"""`python -m core.train [options]`: one training run, start to finish, in its
+own run directory. Prints the run directory on the last line of stdout.
+
+The process owns its run: it writes config.json and status.json, turns
+SIGTERM/SIGINT into a clean cancel (finished epochs and best model kept) and
+records any failure before it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from core.cli import OneLineParser, add_train_options, config_from_args, fail
+from core.config import TrainConfig
+from core.data import DataError, load_mnist, split
+from core.models import build_model, count_parameters
+from core.runstore import (DEFAULT_RUNS_DIR, new_run_id, now_iso, read_json, write_json_atomic,
+                           write_status)
+from core.training import Cancelled, Hooks, resolve_device, train, write_evaluation
+
+PROGRESS_EVERY_S = 0.5
+
+
+def library_versions() -> dict:
+    import numpy
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+class ProgressWriter:
+    """progress.json for the dashboard (throttled) and a tqdm bar on a terminal."""
+
+    def __init__(self, run_dir: Path, epochs: int, started: float, show_bar: bool):
+        self.run_dir, self.epochs, self.started = run_dir, epochs, started
+        self.last_write = 0.0
+        self.bar = None
+        self.show_bar = show_bar
+        self.last_loss = float("nan")
+
+    def on_batch(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
+        if loss == loss:  # not NaN
+            self.last_loss = loss
+        if self.show_bar:
+            if self.bar is None or self.bar.desc != f"epoch {epoch}/{self.epochs}":
+                from tqdm import tqdm
+                if self.bar is not None:
+                    self.bar.close()
+                self.bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{self.epochs}", unit="batch", leave=True)
+            self.bar.update(1)
+            if batch % 50 == 0:
+                self.bar.set_postfix(loss=f"{self.last_loss:.4f}")
+        now = time.monotonic()
+        if now - self.last_write >= PROGRESS_EVERY_S or batch == n_batches:
+            self.last_write = now
+            write_json_atomic(self.run_dir / "progress.json", {
+                "epoch": epoch, "epochs": self.epochs, "batch": batch, "batches": n_batches,
+                "elapsed": now - self.started, "loss": None if self.last_loss != self.last_loss else self.last_loss,
+            })
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
+    return {
+        **cfg.to_dict(),
+        "device_resolved": str(device),
+        "data_source": str(data_root),
+        "parameters": count_parameters(build_model(cfg)),
+        "versions": library_versions(),
+        "created_at": now_iso(),
+    }
+
+
+def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False) -> Path:
+    """Make a run directory and train into it; returns the directory whatever happens."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = runs_dir / new_run_id(cfg.name or cfg.preset or cfg.model)
+    run_dir.mkdir()
+    started = time.monotonic()
+    write_status(run_dir, state="running", pid=os.getpid(), started_at=now_iso(), ended_at=None, error=None)
+    write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
+
+    stop = {"asked": False}
+
+    def ask_to_stop(signum, frame):
+        stop["asked"] = True
+
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    progress = ProgressWriter(run_dir, cfg.epochs, started, show_bar)
+    result = None
+    try:
+        device = resolve_device(cfg.device)
+        mnist = load_mnist(cfg.data_dir)
+        data = split(mnist, cfg.val_size, cfg.train_limit)
+        write_json_atomic(run_dir / "config.json", describe(cfg, mnist.root, device))
+        hooks = Hooks(on_batch=progress.on_batch, should_stop=lambda: stop["asked"])
+        result = train(cfg, data, run_dir, hooks)
+        write_evaluation(run_dir, result.model, cfg, data, result)
+        write_status(run_dir, state="completed", ended_at=now_iso())
+    except Cancelled:
+        progress.close()
+        _finish_cancelled(run_dir, cfg, locals().get("data"))
+    except (Exception, KeyboardInterrupt) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
+        if not isinstance(e, DataError):
+            raise
+    finally:
+        progress.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return run_dir
+
+
+def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
+    """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
+    from core.checkpoint import load_model
+    from core.runstore import read_metrics
+    from core.training import TrainResult
+
+    if data is not None and (run_dir / "model.pt").exists():
+        model, _, ckpt = load_model(run_dir / "model.pt")
+        result = TrainResult(rows=read_metrics(run_dir / "metrics.csv"),
+                             best_epoch=int(ckpt.get("epoch", 0)), best_val_acc=float(ckpt.get("val_acc", 0)))
+        write_evaluation(run_dir, model, cfg, data, result)
+    write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m core.train", description="Train an MNIST model into a new run directory.")
+    add_train_options(parser)
+    parser.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), help="where run directories go")
+    args = parser.parse_args(argv)
+    cfg = config_from_args(args)
+    try:
+        resolve_device(cfg.device)
+    except RuntimeError as e:
+        fail(str(e))
+    run_dir = run(cfg, Path(args.runs_dir), show_bar=sys.stdout.isatty())
+    status = read_json(run_dir / "status.json")
+    if status["state"] == "failed":
+        print(status["error"], file=sys.stderr)
+        print(run_dir)
+        return 2
+    summary = read_json(run_dir / "evaluation.json")["summary"] if (run_dir / "evaluation.json").exists() else {}
+    if summary:
+        print(f"{status['state']}: best epoch {summary['best_epoch']}, val acc {summary['best_val_acc']:.4f}, "
+              f"test acc {summary['test_acc']:.4f}", file=sys.stderr)
+    print(run_dir)
+    return 0 if status["state"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The training loop: in-memory uint8 batches, batched augmentation on the
+device, one metrics row per epoch, best-by-validation checkpoint, final report.
+
+It knows nothing of processes or signals; `core.train` wraps it in a run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from core.augment import random_affine
+from core.checkpoint import save_checkpoint
+from core.config import TrainConfig
+from core.data import MNIST_MEAN, MNIST_STD, Splits
+from core.evaluation import loss_fn, predict_scores, score, test_report
+from core.models import build_model
+from core.runstore import metrics_to_csv, write_bytes_atomic, write_json_atomic
+
+
+class Cancelled(Exception):
+    """Raised inside the loop when the caller asked to stop."""
+
+
+@dataclass
+class Hooks:
+    """What the loop tells the outside world; every hook is optional."""
+
+    on_batch: Callable[[int, int, int, float], None] = lambda epoch, batch, n_batches, loss: None
+    on_epoch: Callable[[dict], None] = lambda row: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Returns (scheduler or None, whether it steps per batch rather than per epoch)."""
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma), False
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch), True
+    if cfg.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch), True
+    return None, False
+
+
+def training_batch(images_uint8: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """uint8 [B, 28, 28] on the device -> augmented, normalized [B, 1, 28, 28]."""
+    x = images_uint8.unsqueeze(1).float().div_(255.0)
+    x = random_affine(x, cfg.augment, gen)
+    return x.sub_(MNIST_MEAN).div_(MNIST_STD)
+
+
+@dataclass
+class TrainResult:
+    rows: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+    model: nn.Module | None = None
+
+
+def train(cfg: TrainConfig, data: Splits, run_dir: Path, hooks: Hooks | None = None) -> TrainResult:
+    """Train `cfg` on `data`, writing metrics.csv and model.pt into `run_dir` as it goes."""
+    hooks = hooks or Hooks()
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    memory_format = torch.channels_last if cfg.model == "cnn" else torch.contiguous_format
+
+    model = build_model(cfg).to(device, memory_format=memory_format)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    n_batches = max(1, len(train_x) // cfg.batch_size)  # the ragged tail is dropped, reshuffled next epoch
+    opt = make_optimizer(model, cfg)
+    sched, per_batch = make_scheduler(opt, cfg, n_batches)
+    criterion = loss_fn(cfg.loss, cfg.label_smoothing)
+    result = TrainResult()
+
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        lr = opt.param_groups[0]["lr"]
+        model.train()
+        order = torch.randperm(len(train_x), generator=gen).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for b in range(n_batches):
+            if hooks.should_stop():
+                raise Cancelled()
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x = training_batch(train_x[idx], cfg, gen).contiguous(memory_format=memory_format)
+            y = train_y[idx]
+            scores = model(x)
+            loss = criterion(scores, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            if per_batch:
+                sched.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (scores.argmax(1) == y).sum()
+            hooks.on_batch(epoch, b + 1, n_batches, loss.item() if b % 50 == 0 else float("nan"))
+        if sched is not None and not per_batch:
+            sched.step()
+
+        seen = n_batches * cfg.batch_size
+        scored = ema.module if ema is not None else model
+        val_loss, val_acc = score(scored, data.val_x, data.val_y, device, cfg.loss)
+        test_loss, test_acc = score(scored, data.test_x, data.test_y, device, cfg.loss)
+        row = {
+            "epoch": epoch, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
+            "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
+            "lr": lr, "epoch_seconds": time.perf_counter() - started,
+        }
+        result.rows.append(row)
+        write_bytes_atomic(run_dir / "metrics.csv", metrics_to_csv(result.rows))
+        # Only validation picks the best epoch; the test set is only reported.
+        if val_acc > result.best_val_acc:
+            result.best_epoch, result.best_val_acc = epoch, val_acc
+            save_checkpoint(run_dir / "model.pt", scored, cfg, epoch=epoch, val_acc=val_acc)
+        hooks.on_epoch(row)
+
+    result.model = scored
+    return result
+
+
+def write_evaluation(run_dir: Path, model: nn.Module, cfg: TrainConfig, data: Splits, result: TrainResult) -> dict:
+    """Score the best checkpoint on the test set and write evaluation.json."""
+    device = next(model.parameters()).device
+    scores = predict_scores(model, data.test_x, device, tta=cfg.tta)
+    report = test_report(scores, data.test_y)
+    report["summary"] = {
+        "best_epoch": result.best_epoch,
+        "best_val_acc": result.best_val_acc,
+        "test_acc": report["test_acc"],
+        "epochs_done": len(result.rows),
+        "tta": cfg.tta,
+    }
+    write_json_atomic(run_dir / "evaluation.json", report)
+    return report
