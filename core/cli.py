@@ -76,3 +76,19 @@ def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
         return C.from_preset(args.preset, **overrides)
     except C.ConfigError as e:
         fail(f"invalid option --{e.field.replace('_', '-')}: {e}")
+
+
+def config_to_args(cfg: C.TrainConfig) -> list[str]:
+    """The options that make `core.train` rebuild exactly `cfg` (for launchers)."""
+    args: list[str] = []
+    for name, value in vars(cfg).items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or name in ("sweep_id",):
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, (tuple, list)):
+            args += [flag, ",".join(str(v) for v in value)]
+        else:
+            args += [flag, str(value)]
+    return args

@@ -25,6 +25,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "artifacts" / "default-model"
 
+RUNS_DIR_ENV = "DIGIT_LAB_RUNS_DIR"
+
+
+def runs_dir_setting() -> Path:
+    """The store the app reads: $DIGIT_LAB_RUNS_DIR, else artifacts/runs."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
+
+
 STATES = ("queued", "running", "completed", "failed", "cancelled")
 FINAL_STATES = ("completed", "failed", "cancelled")
 METRIC_COLUMNS = [
@@ -138,12 +146,23 @@ def write_status(run_dir: Path, **fields) -> dict:
     return status
 
 
+# A launched child records its pid within seconds; one that never does has died.
+START_TIMEOUT_S = 120
+
+
 def effective_state(status: dict) -> str:
     """The state to show: a run whose process has vanished is failed, not running."""
     state = status.get("state", "failed")
-    if state in ("running", "queued") and status.get("pid") and not process_alive(status["pid"]):
+    if state not in ("running", "queued"):
+        return state
+    if status.get("pid"):
+        return state if process_alive(status["pid"]) else "failed"
+    launched = status.get("launched_at")
+    try:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(launched)).total_seconds()
+    except (TypeError, ValueError):
         return "failed"
-    return state
+    return state if age < START_TIMEOUT_S else "failed"
 
 
 # ---------------------------------------------------------------- reading runs

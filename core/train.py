@@ -8,6 +8,7 @@ records any failure before it exits.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import signal
@@ -21,8 +22,8 @@ from core.cli import OneLineParser, add_train_options, config_from_args, fail
 from core.config import TrainConfig
 from core.data import DataError, load_mnist, split
 from core.models import build_model, count_parameters
-from core.runstore import (DEFAULT_RUNS_DIR, new_run_id, now_iso, read_json, write_json_atomic,
-                           write_status)
+from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
+                           write_json_atomic, write_status)
 from core.training import Cancelled, Hooks, resolve_device, train, write_evaluation
 
 PROGRESS_EVERY_S = 0.5
@@ -79,12 +80,15 @@ def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
     }
 
 
-def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False) -> Path:
-    """Make a run directory and train into it; returns the directory whatever happens."""
+def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False,
+        run_id: str | None = None) -> Path:
+    """Train into a run directory (new, or the one a launcher reserved as `run_id`);
+    returns the directory whatever happens."""
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = runs_dir / new_run_id(cfg.name or cfg.preset or cfg.model)
-    run_dir.mkdir()
+    run_dir = run_path(runs_dir, run_id or new_run_id(cfg.name or cfg.preset or cfg.model))
+    run_dir.mkdir(exist_ok=run_id is not None)
+    print(run_dir, flush=True)  # first, so a script can watch the run while it trains
     started = time.monotonic()
     write_status(run_dir, state="running", pid=os.getpid(), started_at=now_iso(), ended_at=None, error=None)
     write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
@@ -139,23 +143,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m core.train", description="Train an MNIST model into a new run directory.")
     add_train_options(parser)
     parser.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), help="where run directories go")
+    parser.add_argument("--run-id", help=argparse.SUPPRESS)  # a folder reserved by a launcher
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     try:
         resolve_device(cfg.device)
     except RuntimeError as e:
         fail(str(e))
-    run_dir = run(cfg, Path(args.runs_dir), show_bar=sys.stdout.isatty())
+    if args.run_id is not None:
+        try:
+            run_path(Path(args.runs_dir), args.run_id)
+        except RunStoreError as e:
+            fail(f"invalid option --run-id: {e}")
+    run_dir = run(cfg, Path(args.runs_dir), show_bar=sys.stderr.isatty(), run_id=args.run_id)
     status = read_json(run_dir / "status.json")
     if status["state"] == "failed":
         print(status["error"], file=sys.stderr)
-        print(run_dir)
         return 2
     summary = read_json(run_dir / "evaluation.json")["summary"] if (run_dir / "evaluation.json").exists() else {}
     if summary:
         print(f"{status['state']}: best epoch {summary['best_epoch']}, val acc {summary['best_val_acc']:.4f}, "
               f"test acc {summary['test_acc']:.4f}", file=sys.stderr)
-    print(run_dir)
     return 0 if status["state"] == "completed" else 1
 
 

@@ -1,0 +1,86 @@
+"""Shared fixtures. Tests that need real MNIST fail (never skip) when it is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.config import from_preset
+from core.data import RAW_FILES, resolve_data_dir
+from core.runstore import write_json_atomic, write_status
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    root = resolve_data_dir(None)
+    found = [p for p in (root / "MNIST" / "raw").glob("*-ubyte*")] if root.exists() else []
+    if len(found) < len(RAW_FILES):
+        pytest.fail(f"real MNIST is required: set MNIST_DATA_DIR to a folder with MNIST/raw/ "
+                    f"({', '.join(RAW_FILES.values())}); looked in {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(mnist_dir, tmp_path_factory) -> Path:
+    """One small but real completed run (1 epoch on 3,000 images), shared read-only."""
+    from core.train import run
+
+    cfg = from_preset(None, model="cnn", widths=(8, 16), hidden=32, epochs=1, batch_size=64,
+                      train_limit=3000, augment=0.0, name="fixture run", data_dir=str(mnist_dir))
+    run_dir = run(cfg, tmp_path_factory.mktemp("fixture-store"))
+    assert (run_dir / "evaluation.json").exists(), (run_dir / "status.json").read_text()
+    return run_dir
+
+
+def copy_run(src: Path, runs_dir: Path, run_id: str) -> Path:
+    dst = runs_dir / run_id
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty run store the app reads (via $DIGIT_LAB_RUNS_DIR)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setenv("DIGIT_LAB_RUNS_DIR", str(runs))
+    return runs
+
+
+@pytest.fixture
+def completed_store(store, trained_run):
+    copy_run(trained_run, store, "20260101-000000-completed-0001")
+    return store
+
+
+@pytest.fixture
+def running_store(store, trained_run):
+    """A run mid-training: live pid (this test process), progress and one epoch of metrics."""
+    run_dir = copy_run(trained_run, store, "20260101-000000-running-0002")
+    (run_dir / "evaluation.json").unlink()
+    write_status(run_dir, state="running", pid=os.getpid(), ended_at=None)
+    write_json_atomic(run_dir / "progress.json",
+                      {"epoch": 2, "epochs": 3, "batch": 10, "batches": 46, "elapsed": 12.5, "loss": 0.3})
+    return store
+
+
+@pytest.fixture
+def failed_store(store, trained_run):
+    run_dir = copy_run(trained_run, store, "20260101-000000-failed-0003")
+    for name in ("evaluation.json", "model.pt"):
+        (run_dir / name).unlink()
+    write_status(run_dir, state="failed", error="RuntimeError: out of memory (test)")
+    return store
+
+
+@pytest.fixture
+def hundred_run_store(store, trained_run):
+    """100 copies of the completed run, each with its own valid run id."""
+    for i in range(100):
+        copy_run(trained_run, store, f"20260101-0000{i:02d}-r-{i:04x}")
+    return store

@@ -1,0 +1,71 @@
+"""The command-line contract: bad options end in one line and exit 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import config_to_args
+from core.config import from_preset
+from tests.conftest import PROJECT_ROOT
+
+
+def run_cli(*args, env_extra=None, timeout=120):
+    import os
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--dropout", "1.0"], "dropout"),
+    (["--lr", "0"], "lr"),
+    (["--lr", "-0.1"], "lr"),
+    (["--epochs", "0"], "epochs"),
+    (["--batch-size", "0"], "batch-size"),
+    (["--batch-size", "60000"], "batch-size"),
+    (["--model", "resnet"], "model"),
+    (["--activation", "swish"], "activation"),
+    (["--pooling", "median"], "pooling"),
+    (["--optimizer", "lbfgs"], "optimizer"),
+    (["--scheduler", "plateau"], "scheduler"),
+    (["--widths", "8,8,8,8,8", "--padding", "valid", "--kernel-size", "5"], "widths"),
+    (["--preset", "nope"], "preset"),
+    (["--epochs", "two"], "epochs"),
+])
+def test_bad_option_is_one_line_and_exit_2(args, field, tmp_path):
+    result = run_cli("core.train", *args, "--runs-dir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert field in lines[0]
+    assert not any(tmp_path.iterdir()), "nothing may start before validation passes"
+
+
+def test_missing_mnist_is_one_line_naming_the_setting(tmp_path):
+    result = run_cli("core.train", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"),
+                     env_extra={"MNIST_DATA_DIR": str(tmp_path / "nothing")})
+    assert result.returncode == 2
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and "MNIST_DATA_DIR" in err[0] and "train-images-idx3-ubyte" in err[0]
+
+
+def test_preset_is_overridden_by_explicit_options():
+    cfg = from_preset("seed-cnn", epochs=2, dropout=0.1)
+    assert (cfg.epochs, cfg.dropout, cfg.batch_size, cfg.widths) == (2, 0.1, 64, (24, 36))
+
+
+def test_config_round_trips_through_the_command_line():
+    from core.cli import OneLineParser, add_train_options, config_from_args
+    cfg = from_preset("best", name="round trip", seed=7)
+    parser = OneLineParser()
+    add_train_options(parser)
+    assert config_from_args(parser.parse_args(config_to_args(cfg))) == cfg
+
+
+def test_predict_on_unreadable_file_exits_nonzero_with_one_line(tmp_path):
+    bad = tmp_path / "not-an-image.png"
+    bad.write_bytes(b"definitely not a png")
+    result = run_cli("core.predict", str(bad))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

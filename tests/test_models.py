@@ -1,0 +1,69 @@
+"""Every model family, activation and pooling: forward and backward with the right shapes."""
+
+import pytest
+import torch
+
+from core.augment import random_affine
+from core.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
+from core.models import build_model, count_parameters
+
+
+def forward_backward(cfg, batch=4):
+    model = build_model(cfg)
+    x = torch.randn(batch, 1, 28, 28, requires_grad=True)
+    out = model(x)
+    assert out.shape == (batch, 10)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+    assert all(p.grad is not None for p in model.parameters())
+    return model
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_cnn_every_activation_and_pooling(activation, pooling):
+    forward_backward(from_preset(None, model="cnn", activation=activation, pooling=pooling, widths=(4, 8)))
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_every_activation(activation):
+    forward_backward(from_preset(None, model="mlp", activation=activation))
+
+
+def test_mlp_default_is_784_128_64_10():
+    model = build_model(from_preset(None, model="mlp", batchnorm=False))
+    assert count_parameters(model) == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+
+
+def test_lenet1989_matches_the_paper():
+    model = forward_backward(from_preset("lenet1989"))
+    # The paper: 1,256 units, 9,760 free parameters.
+    assert count_parameters(model) == 9760
+    stages = model.stages(torch.zeros(1, 1, 28, 28))
+    assert stages["input16"].shape == (1, 1, 16, 16)
+    assert stages["H1"].shape == (1, 12, 8, 8)
+    assert stages["H2"].shape == (1, 12, 4, 4)
+    assert stages["H3"].shape == (1, 30)
+
+
+def test_seed_cnn_has_the_recipe_layers():
+    model = build_model(from_preset("seed-cnn"))
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 24, (3, 3)), (24, 36, (3, 3))]
+    assert [(l.in_features, l.out_features) for l in linears] == [(900, 128), (128, 10)]
+
+
+def test_widths_that_shrink_to_nothing_are_rejected():
+    with pytest.raises(ConfigError, match="widths"):
+        from_preset(None, model="cnn", widths=(8, 8, 8, 8, 8), padding="valid", kernel_size=5)
+
+
+def test_augmentation_differs_per_sample_and_keeps_ink():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 8:20, 12:16] = 1.0  # the same bar in every sample
+    out = random_affine(x, 1.0, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert all(not torch.allclose(out[i], out[j]) for i in range(8) for j in range(i + 1, 8))
+    assert (out.sum(dim=(1, 2, 3)) > 0.5 * x[0].sum()).all()
+    assert torch.equal(random_affine(x, 0.0), x)
