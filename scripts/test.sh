@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything the tests need (venv, requirements, Chromium) and run them all.
+# Real MNIST is required: set MNIST_DATA_DIR to a folder holding MNIST/raw/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq chromium >/dev/null
+fi
+exec .venv/bin/python -m pytest "$@"
