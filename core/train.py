@@ -103,13 +103,19 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
     result = None
     try:
         device = resolve_device(cfg.device)
+        clock = time.perf_counter()
         mnist = load_mnist(cfg.data_dir)
         data = split(mnist, cfg.val_size, cfg.train_limit)
+        timings = {"data_load_s": time.perf_counter() - clock}
         write_json_atomic(run_dir / "config.json", describe(cfg, mnist.root, device))
         hooks = Hooks(on_batch=progress.on_batch, should_stop=lambda: stop["asked"])
+        clock = time.perf_counter()
         result = train(cfg, data, run_dir, hooks)
+        timings["train_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         write_evaluation(run_dir, result.model, cfg, data, result)
-        write_status(run_dir, state="completed", ended_at=now_iso())
+        timings["evaluation_s"] = time.perf_counter() - clock
+        write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
     except Cancelled:
         progress.close()
         _finish_cancelled(run_dir, cfg, locals().get("data"))
