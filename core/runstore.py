@@ -228,9 +228,31 @@ def load_run(path: Path) -> RunInfo:
             info.summary = read_json(path / "evaluation.json").get("summary", {})
         except (ValueError, AttributeError, OSError) as e:
             info.problems.append(f"evaluation.json is unreadable ({type(e).__name__})")
-    if info.state == "completed" and not info.has_model:
+    if info.has_model and info.state not in ("running", "queued"):
+        problem = model_problem(path / "model.pt")
+        if problem:
+            info.problems.append(problem)
+    elif info.state == "completed":
         info.problems.append("model.pt is missing")
     return info
+
+
+_model_checks: dict[tuple, str | None] = {}
+
+
+def model_problem(model_path: Path) -> str | None:
+    """Why model.pt cannot be used, or None; a safe load (weights_only), cached by mtime."""
+    from core.checkpoint import CheckpointError, load_model  # torch only when a model is there
+
+    stat = model_path.stat()
+    key = (str(model_path), stat.st_mtime_ns, stat.st_size)
+    if key not in _model_checks:
+        try:
+            load_model(model_path)
+            _model_checks[key] = None
+        except CheckpointError as e:
+            _model_checks[key] = str(e)
+    return _model_checks[key]
 
 
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunInfo]:

@@ -13,6 +13,7 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from core.cli import OneLineParser, add_train_options, config_from_args, fail
 from core.config import TrainConfig
 from core.data import DataError, load_mnist, split
 from core.models import build_model, count_parameters
+from core.queue import wait_for_slot
 from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
                            write_json_atomic, write_status)
 from core.training import Cancelled, Hooks, resolve_device, train, write_evaluation
@@ -81,16 +83,17 @@ def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
 
 
 def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False,
-        run_id: str | None = None) -> Path:
-    """Train into a run directory (new, or the one a launcher reserved as `run_id`);
-    returns the directory whatever happens."""
+        run_id: str | None = None, queue_limit: int = 0, on_epoch=None, should_stop=None) -> Path:
+    """Train into a run directory (new, or the one a launcher reserved as `run_id`),
+    first waiting until fewer than `queue_limit` runs train (0 = no queue);
+    returns the directory whatever happens. Optional extra hooks (a sweep trial's):
+    `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly."""
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_dir = run_path(runs_dir, run_id or new_run_id(cfg.name or cfg.preset or cfg.model))
     run_dir.mkdir(exist_ok=run_id is not None)
     print(run_dir, flush=True)  # first, so a script can watch the run while it trains
-    started = time.monotonic()
-    write_status(run_dir, state="running", pid=os.getpid(), started_at=now_iso(), ended_at=None, error=None)
+    write_status(run_dir, state="queued", pid=os.getpid(), ended_at=None, error=None)
     write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
 
     stop = {"asked": False}
@@ -98,17 +101,24 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
     def ask_to_stop(signum, frame):
         stop["asked"] = True
 
-    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    progress = ProgressWriter(run_dir, cfg.epochs, started, show_bar)
-    result = None
+    # Signals can only be caught on the main thread (not, say, in a sweep worker thread).
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)} if on_main_thread else {}
+    progress = ProgressWriter(run_dir, cfg.epochs, time.monotonic(), show_bar)
+    data = None
     try:
+        if not wait_for_slot(runs_dir, run_dir, queue_limit, lambda: stop["asked"]):
+            raise Cancelled()
+        progress.started = time.monotonic()
+        write_status(run_dir, started_at=now_iso())
         device = resolve_device(cfg.device)
         clock = time.perf_counter()
         mnist = load_mnist(cfg.data_dir)
         data = split(mnist, cfg.val_size, cfg.train_limit)
         timings = {"data_load_s": time.perf_counter() - clock}
         write_json_atomic(run_dir / "config.json", describe(cfg, mnist.root, device))
-        hooks = Hooks(on_batch=progress.on_batch, should_stop=lambda: stop["asked"])
+        hooks = Hooks(on_batch=progress.on_batch, on_epoch=on_epoch or (lambda row: None),
+                      should_stop=lambda: stop["asked"] or bool(should_stop and should_stop()))
         clock = time.perf_counter()
         result = train(cfg, data, run_dir, hooks)
         timings["train_s"] = time.perf_counter() - clock
@@ -118,7 +128,7 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
         write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
     except Cancelled:
         progress.close()
-        _finish_cancelled(run_dir, cfg, locals().get("data"))
+        _finish_cancelled(run_dir, cfg, data)
     except (Exception, KeyboardInterrupt) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
@@ -150,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     add_train_options(parser)
     parser.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), help="where run directories go")
     parser.add_argument("--run-id", help=argparse.SUPPRESS)  # a folder reserved by a launcher
+    parser.add_argument("--queue-limit", type=int, default=0,
+                        help="wait until fewer than N runs in the store are training (0 = start now)")
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     try:
@@ -161,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             run_path(Path(args.runs_dir), args.run_id)
         except RunStoreError as e:
             fail(f"invalid option --run-id: {e}")
-    run_dir = run(cfg, Path(args.runs_dir), show_bar=sys.stderr.isatty(), run_id=args.run_id)
+    run_dir = run(cfg, Path(args.runs_dir), show_bar=sys.stderr.isatty(), run_id=args.run_id,
+                  queue_limit=args.queue_limit)
     status = read_json(run_dir / "status.json")
     if status["state"] == "failed":
         print(status["error"], file=sys.stderr)

@@ -1,0 +1,227 @@
+"""The sweep record, `<runs_dir>/../sweeps/<sweep-id>/sweep.json`, and reading it back.
+
+Only the sweep's own process writes sweep.json (atomically); readers refresh each
+trial from its run directory, the source of truth once the trial has started.
+Beside it: `cancel` (a flag file: trials stop when it appears), `sweep.log`
+(the output of a launched sweep) and `ray/` (Ray Tune's own files).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.runstore import (START_TIMEOUT_S, RunStoreError, is_valid_run_id, load_run, now_iso, process_alive,
+                           read_json, run_path, write_json_atomic)
+from core.sweep_plan import format_value
+
+RECORD = "sweep.json"
+CANCEL_FLAG = "cancel"
+LIVE_STATES = ("queued", "running")
+
+
+def sweeps_dir_for(runs_dir: Path) -> Path:
+    """Sweeps live beside the runs: artifacts/runs -> artifacts/sweeps."""
+    return Path(runs_dir).absolute().parent / "sweeps"
+
+
+def sweep_path(runs_dir: Path, sweep_id: str) -> Path:
+    if not is_valid_run_id(sweep_id):
+        raise RunStoreError(f"not a sweep id: {str(sweep_id)[:60]!r}")
+    return sweeps_dir_for(runs_dir) / sweep_id
+
+
+def write_record(sweep_dir: Path, record: dict) -> None:
+    write_json_atomic(Path(sweep_dir) / RECORD, record)
+
+
+def read_record(sweep_dir: Path) -> dict:
+    record = read_json(Path(sweep_dir) / RECORD)
+    if not isinstance(record, dict):
+        raise ValueError("sweep.json is not a JSON object")
+    return record
+
+
+def cancel_requested(sweep_dir: Path) -> bool:
+    return (Path(sweep_dir) / CANCEL_FLAG).exists()
+
+
+def sweep_state(record: dict) -> str:
+    """The state to show: a live sweep whose process has vanished is failed."""
+    state = record.get("state", "failed")
+    if state not in LIVE_STATES:
+        return state
+    if record.get("pid"):
+        return state if process_alive(record["pid"]) else "failed"
+    try:
+        launched = datetime.fromisoformat(record.get("launched_at") or record.get("created_at"))
+        age = (datetime.now(timezone.utc) - launched).total_seconds()
+    except (TypeError, ValueError):
+        return "failed"
+    return state if age < START_TIMEOUT_S else "failed"
+
+
+def _refresh_trial(trial: dict, runs_dir: Path, sweep_state_now: str) -> dict:
+    trial = dict(trial)
+    try:
+        run_dir = run_path(runs_dir, trial.get("run_id", ""))
+    except RunStoreError:
+        run_dir = None
+    if run_dir is not None and (run_dir / "status.json").exists():
+        info = load_run(run_dir)
+        trial["state"] = info.state
+        if info.summary:
+            trial["test_acc"] = info.summary.get("test_acc", trial.get("test_acc"))
+            trial["val_acc"] = info.summary.get("best_val_acc", trial.get("val_acc"))
+        elif info.metrics:
+            trial["val_acc"] = max(r["val_acc"] for r in info.metrics)
+        trial["epochs_done"] = len(info.metrics)
+        if info.status.get("error"):
+            trial["error"] = info.status["error"]
+    elif trial.get("state") in LIVE_STATES and sweep_state_now not in LIVE_STATES:
+        # Never started, and the sweep is over: it will not run now.
+        trial["state"] = "cancelled" if sweep_state_now == "cancelled" else "failed"
+        if trial["state"] == "failed":
+            trial["error"] = trial.get("error") or "the sweep ended before this trial started"
+    return trial
+
+
+def load_sweep(runs_dir: Path, sweep_id: str) -> dict:
+    """The record with its effective state and each trial refreshed from the run store.
+    Raises RunStoreError for a bad id, FileNotFoundError/ValueError for a missing or bad record."""
+    sweep_dir = sweep_path(runs_dir, sweep_id)
+    record = read_record(sweep_dir)
+    state = sweep_state(record)
+    if state != record.get("state"):
+        record["error"] = record.get("error") or "the sweep process ended without finishing (killed?)"
+    record["state"] = state
+    record["trials"] = [_refresh_trial(t, Path(runs_dir), state) for t in record.get("trials", [])]
+    record["cancel_requested"] = cancel_requested(sweep_dir)
+    record["path"] = str(sweep_dir)
+    return record
+
+
+def count_states(trials: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.get("state", "?")] = counts.get(t.get("state", "?"), 0) + 1
+    return counts
+
+
+def list_sweeps(runs_dir: Path) -> list[dict]:
+    """Every sweep beside `runs_dir`, newest first: the record with its effective state
+    and trial counts (trials not refreshed from their runs: use load_sweep for that)."""
+    root = sweeps_dir_for(runs_dir)
+    if not root.is_dir():
+        return []
+    sweeps = []
+    for child in root.iterdir():
+        if not is_valid_run_id(child.name) or not child.is_dir() or child.is_symlink():
+            continue
+        try:
+            record = read_record(child)
+        except (OSError, ValueError):
+            record = {"id": child.name, "state": "failed", "error": "sweep.json is missing or unreadable",
+                      "trials": []}
+        record["id"] = child.name
+        record["state"] = sweep_state(record)
+        record["trial_states"] = count_states(record.get("trials", []))
+        record["path"] = str(child)
+        sweeps.append(record)
+    sweeps.sort(key=lambda r: r["id"], reverse=True)
+    return sweeps
+
+
+def cancel_sweep(runs_dir: Path, sweep_id: str) -> bool:
+    """Raise the cancel flag (running trials stop after their batch, the rest never start)
+    and SIGTERM the sweep process. True if a live sweep was asked to stop."""
+    sweep_dir = sweep_path(runs_dir, sweep_id)
+    record = read_record(sweep_dir)
+    if sweep_state(record) not in LIVE_STATES:
+        return False
+    (sweep_dir / CANCEL_FLAG).write_text(now_iso() + "\n")
+    pid = record.get("pid")
+    if pid:
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return True
+
+
+# ---------------------------------------------------------------- tables and aggregates
+
+def sweep_table(record: dict) -> list[dict]:
+    """One row per trial: its point's values (as display text), seed, state, accuracies, run id."""
+    rows = []
+    for t in record.get("trials", []):
+        row = {name: format_value(value) for name, value in (t.get("point") or {}).items()}
+        row.update(seed=t.get("seed"), state=t.get("state"), val_acc=t.get("val_acc"),
+                   test_acc=t.get("test_acc"), run_id=t.get("run_id"), error=t.get("error"))
+        rows.append(row)
+    return rows
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _ordered(values) -> list:
+    seen = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def aggregate(rows: list[dict], x: str, y: str | None, metric: str = "test_acc"):
+    """Mean and spread of `metric` over two axes of a sweep, for a heatmap.
+
+    Only completed trials count. For each cell (x value, y value) and each seed,
+    the trials are first averaged over every other axis; the cell holds the mean
+    and the standard deviation (population, ddof=0) of those per-seed values, so
+    the spread is the one across seeds. Returns (x_values, y_values, mean, std),
+    matrices of shape [len(y_values), len(x_values)], NaN where nothing finished.
+    `y=None` gives a single row.
+    """
+    import numpy as np
+
+    if x == y:
+        raise ValueError("choose two different axes")
+    done = [r for r in rows if r.get("state", "completed") == "completed" and _number(r.get(metric)) is not None]
+    x_values = _ordered(r.get(x) for r in rows)
+    y_values = _ordered(r.get(y) for r in rows) if y is not None else [None]
+    mean = np.full((len(y_values), len(x_values)), np.nan)
+    std = np.full_like(mean, np.nan)
+    for j, yv in enumerate(y_values):
+        for i, xv in enumerate(x_values):
+            cell = [r for r in done if r.get(x) == xv and (y is None or r.get(y) == yv)]
+            per_seed: dict = {}
+            for r in cell:
+                per_seed.setdefault(r.get("seed"), []).append(_number(r[metric]))
+            if per_seed:
+                seed_means = np.array([np.mean(v) for v in per_seed.values()])
+                mean[j, i], std[j, i] = seed_means.mean(), seed_means.std()
+    return x_values, y_values, mean, std
+
+
+def point_summary(rows: list[dict], axes: list[str], metric: str = "test_acc") -> list[dict]:
+    """One row per grid point: its values, seeds finished, mean and std (ddof=0) of `metric`."""
+    import numpy as np
+
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(a) for a in axes), []).append(r)
+    summary = []
+    for key, members in groups.items():
+        values = [_number(r.get(metric)) for r in members if r.get("state") == "completed"]
+        values = [v for v in values if v is not None]
+        summary.append({**dict(zip(axes, key)), "trials": len(members), "completed": len(values),
+                        "mean": float(np.mean(values)) if values else None,
+                        "std": float(np.std(values)) if values else None})
+    return summary
