@@ -74,10 +74,14 @@ def run_path(runs_dir: Path, run_id: str) -> Path:
 
 # ---------------------------------------------------------------- atomic writes
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run store is meant to be read
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -223,11 +227,9 @@ def load_run(path: Path) -> RunInfo:
             info.metrics = read_metrics(path / "metrics.csv")
         except (ValueError, KeyError, TypeError, OSError, csv.Error) as e:
             info.problems.append(f"metrics.csv is unreadable ({type(e).__name__})")
-    if (path / "evaluation.json").exists():
-        try:
-            info.summary = read_json(path / "evaluation.json").get("summary", {})
-        except (ValueError, AttributeError, OSError) as e:
-            info.problems.append(f"evaluation.json is unreadable ({type(e).__name__})")
+    # The summary is copied into status.json when a run ends, so listing never
+    # parses the (large) evaluation.json.
+    info.summary = info.status.get("summary") or {}
     if info.has_model and info.state not in ("running", "queued"):
         problem = model_problem(path / "model.pt")
         if problem:
@@ -241,14 +243,16 @@ _model_checks: dict[tuple, str | None] = {}
 
 
 def model_problem(model_path: Path) -> str | None:
-    """Why model.pt cannot be used, or None; a safe load (weights_only), cached by mtime."""
-    from core.checkpoint import CheckpointError, load_model  # torch only when a model is there
+    """Why model.pt cannot be used, or None: a safe load (weights_only, so a file
+    carrying code is refused, never run), cached by mtime. Whether the weights fit
+    their config is checked when the model is actually used."""
+    from core.checkpoint import CheckpointError, read_checkpoint  # torch only when a model is there
 
     stat = model_path.stat()
     key = (str(model_path), stat.st_mtime_ns, stat.st_size)
     if key not in _model_checks:
         try:
-            load_model(model_path)
+            read_checkpoint(model_path)
             _model_checks[key] = None
         except CheckpointError as e:
             _model_checks[key] = str(e)
@@ -275,12 +279,12 @@ def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunInfo]:
 def delete_run(runs_dir: Path, run_id: str) -> None:
     path = run_path(runs_dir, run_id)
     status_path = path / "status.json"
-    if status_path.exists():
-        try:
-            if effective_state(read_json(status_path)) in ("running", "queued"):
-                raise RunStoreError("cancel the run before deleting it")
-        except ValueError:
-            pass
+    try:
+        live = effective_state(read_json(status_path)) in ("running", "queued")
+    except (OSError, ValueError):
+        live = False  # no readable status: a broken folder, free to delete
+    if live:
+        raise RunStoreError("cancel the run before deleting it")
     shutil.rmtree(path)
 
 

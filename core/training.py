@@ -21,7 +21,7 @@ from core.config import TrainConfig
 from core.data import MNIST_MEAN, MNIST_STD, Splits
 from core.evaluation import loss_fn, predict_scores, score, test_report
 from core.models import build_model
-from core.runstore import metrics_to_csv, write_bytes_atomic, write_json_atomic
+from core.runstore import metrics_to_csv, write_bytes_atomic, write_json_atomic, write_status
 
 
 SMALL_BATCH = 32
@@ -140,7 +140,9 @@ class Trainer:
             loss, scores = self.step(x, y)
             loss_sum += loss * len(y)
             correct += (scores.argmax(1) == y).sum()
-            hooks.on_batch(epoch, b + 1, n_batches, loss.item() if b % 50 == 0 else float("nan"))
+            # The running mean costs a sync, so it is read only now and then.
+            running = loss_sum.item() / ((b + 1) * bs) if b % 20 == 0 else float("nan")
+            hooks.on_batch(epoch, b + 1, n_batches, running)
         if self.sched is not None and not self.per_batch:
             self.sched.step()
         seen = n_batches * bs
@@ -193,4 +195,5 @@ def write_evaluation(run_dir: Path, model: nn.Module, cfg: TrainConfig, data: Sp
         "tta": cfg.tta,
     }
     write_json_atomic(run_dir / "evaluation.json", report)
+    write_status(run_dir, summary=report["summary"])
     return report

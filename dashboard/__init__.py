@@ -1,0 +1,1 @@
+"""The Streamlit app: entry script, shared widgets, figures, launching and watching runs."""

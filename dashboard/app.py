@@ -1,0 +1,23 @@
+"""Digit Lab: `streamlit run dashboard/app.py`. Lists the pages; each page is its own script."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
+
+PAGES = ROOT / "pages"
+navigation = st.navigation([
+    st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+    st.Page(PAGES / "runs.py", title="Runs", icon=":material/table_rows:"),
+    st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+    st.Page(PAGES / "filters.py", title="Filters", icon=":material/filter:"),
+    st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:"),
+])
+navigation.run()

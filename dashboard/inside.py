@@ -1,0 +1,88 @@
+"""The Filters page's views: conv kernels and feature maps of one model."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core.data import normalize
+from core.introspect import conv_kernels, feature_maps
+from dashboard import figures, store
+
+MAX_TILES = 128
+MEAN = "mean over inputs"
+DRAWN_KEY = "drawn_digit"  # set by the Draw page: the last 28x28 image the model saw
+
+
+def _kernel_tiles(weights: np.ndarray, layer: str, key: str) -> np.ndarray:
+    out_ch, in_ch = weights.shape[:2]
+    if in_ch == 1:
+        return weights[:, 0]
+    choice = st.selectbox(f"{layer}: input channel", [MEAN, *range(in_ch)], key=f"{key}_{layer}_in",
+                          help=f"each of the {out_ch} kernels has {in_ch} input slices")
+    return weights.mean(1) if choice == MEAN else weights[:, choice]
+
+
+def show_kernels(model, key: str) -> None:
+    layers = conv_kernels(model)
+    if not layers:
+        st.info("This model has no convolution layers (an MLP): nothing to show here.")
+        return
+    columns = st.columns(min(2, len(layers)))
+    for i, layer in enumerate(layers):
+        with columns[i % len(columns)]:
+            tiles = _kernel_tiles(layer.weights, f"conv{i + 1}" if "." in layer.layer else layer.layer, key)
+            shown = tiles[:MAX_TILES]
+            name = f"conv{i + 1}" if "." in layer.layer else layer.layer  # "features.1.0" says little
+            title = f"{name}: {' x '.join(map(str, layer.shape))}"
+            st.plotly_chart(figures.kernels_figure(shown, title), key=f"{key}_k_{layer.layer}")
+            if len(tiles) > MAX_TILES:
+                st.caption(f"first {MAX_TILES} of {len(tiles)} kernels")
+
+
+def _random_index(key: str, n: int) -> None:
+    st.session_state[f"{key}_index"] = random.randrange(n)
+
+
+def pick_digit(key: str) -> tuple[torch.Tensor, np.ndarray] | None:
+    """The input digit: a test-set image by index or at random, or the one drawn on the Draw page.
+    Returns (normalized [1,1,28,28] tensor, 28x28 uint8 image) or None after saying why."""
+    images, labels, error = store.mnist_test()
+    sources = (["Test-set digit"] if images is not None else []) + (["Drawn digit"] if DRAWN_KEY in st.session_state else [])
+    if not sources:
+        st.info(f"Draw a digit on the Draw page to see its feature maps (the MNIST test set is not available: {error}).")
+        return None
+    source = st.radio("Digit", sources, horizontal=True, key=f"{key}_source")
+    if source == "Drawn digit":
+        image = np.asarray(st.session_state[DRAWN_KEY], dtype=np.uint8)
+    else:
+        c1, c2 = st.columns([3, 1])
+        index = c1.number_input("Test-set index", min_value=0, max_value=len(images) - 1, step=1, key=f"{key}_index")
+        c2.button("Random digit", on_click=_random_index, args=(key, len(images)), key=f"{key}_random",
+                  icon=":material/casino:")
+        image = images[int(index)].numpy()
+        st.caption(f"label: {int(labels[int(index)])}")
+    return normalize(torch.from_numpy(image.copy())[None]), image
+
+
+@torch.inference_mode()
+def predicted(model, x: torch.Tensor) -> int:
+    return int(model(x).argmax(1))
+
+
+def show_feature_maps(model, x: torch.Tensor, key: str) -> None:
+    maps = feature_maps(model, x)
+    columns = st.columns(2)
+    for i, fm in enumerate(maps):
+        with columns[i % 2]:
+            if fm.maps.ndim == 3:
+                title = f"{fm.layer}: {fm.maps.shape[0]} maps of {fm.maps.shape[1]}x{fm.maps.shape[2]}"
+                st.plotly_chart(figures.maps_figure(fm.maps[:MAX_TILES], title), key=f"{key}_fm_{fm.layer}")
+            else:
+                is_output = i == len(maps) - 1 and fm.maps.size == 10
+                labels = [str(d) for d in range(10)] if is_output else None
+                title = f"{fm.layer}: {fm.maps.size} units" + (" (class scores)" if is_output else "")
+                st.plotly_chart(figures.dense_figure(fm.maps, title, labels), key=f"{key}_fm_{fm.layer}")

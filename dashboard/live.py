@@ -1,0 +1,143 @@
+"""Watching one run from the Train page: progress, ETA, live curves, cancel.
+
+The live view is a fragment that reruns every second on its own; when the run
+reaches a final state the whole page reruns once and shows the result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from core.runstore import RunInfo, RunStoreError, is_valid_run_id
+from dashboard import figures, store
+from dashboard.launcher import cancel_run
+from dashboard.widgets import LIVE_STATES, format_seconds, run_label, state_badge
+
+LOG_TAIL_CHARS = 3000
+
+
+def attached_run(runs: list[RunInfo]) -> tuple[RunInfo | None, str]:
+    """The run this page watches: ?run=<id>, else the newest live run, else the newest run."""
+    wanted = st.query_params.get("run")
+    if wanted:
+        run = store.fresh_run(wanted) if is_valid_run_id(wanted) else None
+        if run is not None:
+            return run, "This run"
+        st.warning(f"Run {wanted[:60]!r} is not in the run store; showing the latest instead.")
+    live = [r for r in runs if r.state in LIVE_STATES]
+    if live:
+        return store.fresh_run(live[0].run_id) or live[0], "Run in progress"
+    if runs:
+        return runs[0], "Latest run"
+    return None, ""
+
+
+def _elapsed(run: RunInfo, progress: dict) -> float | None:
+    started = run.status.get("started_at")
+    if started:
+        try:
+            end = run.status.get("ended_at")
+            end_time = datetime.fromisoformat(end) if end else datetime.now(timezone.utc)
+            return (end_time - datetime.fromisoformat(started)).total_seconds()
+        except (TypeError, ValueError):
+            pass
+    return progress.get("elapsed")
+
+
+def _progress(run: RunInfo) -> None:
+    progress = store.read_progress(run.path)
+    epochs = progress.get("epochs") or run.config.get("epochs") or 1
+    epoch, batch, batches = progress.get("epoch", 0), progress.get("batch", 0), progress.get("batches") or 1
+    done = min(1.0, max(0.0, ((max(epoch, 1) - 1) + batch / batches) / epochs)) if progress else 0.0
+    if run.state == "queued" or not progress:
+        st.progress(0.0, text="Waiting for the training process to load the data...")
+    else:
+        loss = progress.get("loss")
+        loss_text = f" · loss {loss:.4f}" if isinstance(loss, (int, float)) else ""
+        scoring = " · scoring on the validation and test sets" if batch >= batches else ""
+        st.progress(done, text=f"Epoch {epoch}/{epochs} · batch {batch}/{batches}{loss_text}{scoring}")
+    elapsed = _elapsed(run, progress)
+    eta = elapsed * (1 - done) / done if elapsed and done > 0.01 else None
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Elapsed", format_seconds(elapsed))
+    c2.metric("ETA", format_seconds(eta))
+    c3.metric("Epochs done", f"{len(run.metrics)}/{epochs}")
+
+
+def _cancel_button(run: RunInfo) -> None:
+    if st.button("Cancel run", key=f"cancel-{run.run_id}", icon=":material/stop_circle:"):
+        try:
+            asked = cancel_run(store.runs_dir(), run.run_id)
+        except (OSError, ValueError, RunStoreError) as e:
+            st.error(f"Could not cancel: {e}")
+        else:
+            if asked:
+                st.info("Cancel requested: the run stops after its current batch and keeps its best model.")
+            else:
+                st.warning("The run is not running any more (or has not started yet); nothing to cancel.")
+
+
+def _log_tail(run: RunInfo) -> str:
+    try:
+        return (run.path / "train.log").read_text(errors="replace")[-LOG_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def _outcome(run: RunInfo) -> None:
+    if run.state == "completed":
+        s = run.summary
+        if s:
+            st.success(f"Completed: test accuracy {s.get('test_acc', 0):.2%}, best validation accuracy "
+                       f"{s.get('best_val_acc', 0):.2%} (epoch {s.get('best_epoch')}).")
+        else:
+            st.success("Completed.")
+    elif run.state == "cancelled":
+        st.warning(f"Cancelled after {len(run.metrics)} epoch(s); the best model so far was kept.")
+    elif run.state == "failed":
+        st.error(f"Failed: {run.status.get('error') or 'no error message was recorded'}")
+        log = _log_tail(run)
+        if log:
+            with st.expander("Training log (last lines)"):
+                st.code(log, language=None)
+    for problem in run.problems:
+        st.warning(problem)
+
+
+def curves(run: RunInfo) -> None:
+    if not run.metrics:
+        st.caption("Curves appear when the first epoch ends.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(figures.curves_figure(run.metrics, "loss"), key=f"loss-{run.run_id}")
+    right.plotly_chart(figures.curves_figure(run.metrics, "acc"), key=f"acc-{run.run_id}")
+
+
+def _header(run: RunInfo, title: str) -> None:
+    st.subheader(f"{title}: {run_label(run)}")
+    state_badge(run.state)
+
+
+def show_run(run: RunInfo, title: str) -> None:
+    """Static view of a run in a final state."""
+    _header(run, title)
+    _outcome(run)
+    curves(run)
+
+
+@st.fragment(run_every=1)
+def watch_run(run_id: str, title: str) -> None:
+    """Live view; reruns itself every second, the whole page once the run ends."""
+    run = store.fresh_run(run_id)
+    if run is None:
+        st.warning("The run folder has disappeared.")
+        return
+    if run.state not in LIVE_STATES:
+        store.refresh_runs()
+        st.rerun()
+    _header(run, title)
+    _progress(run)
+    _cancel_button(run)
+    curves(run)

@@ -1,0 +1,120 @@
+"""Cached reads of the run store, models and MNIST for the pages.
+
+Listing is cheap and cached for two seconds (a live run shows up quickly);
+models are cached per path and modification time, so a retrained model.pt is
+picked up without restarting the app. Nothing here trains or writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from core.checkpoint import CheckpointError, load_model
+from core.runstore import DEFAULT_MODEL_DIR, RunInfo, list_runs, load_run, read_json, runs_dir_setting
+
+
+def runs_dir() -> Path:
+    return runs_dir_setting()
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _cached_runs(runs_dir_str: str) -> list[RunInfo]:
+    return list_runs(Path(runs_dir_str))
+
+
+def all_runs() -> list[RunInfo]:
+    """Every run in the store, newest first (cached for 2 s)."""
+    return _cached_runs(str(runs_dir()))
+
+
+def refresh_runs() -> None:
+    """Forget the cached listing (after a rename, delete or launch)."""
+    _cached_runs.clear()
+
+
+def fresh_run(run_id: str) -> RunInfo | None:
+    """One run read now, uncached (for live views); None if the folder is gone."""
+    path = runs_dir() / run_id
+    return load_run(path) if path.is_dir() else None
+
+
+def read_progress(run_dir: Path) -> dict:
+    try:
+        progress = read_json(Path(run_dir) / "progress.json")
+        return progress if isinstance(progress, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading model...")
+def _cached_model(path_str: str, mtime: float):
+    return load_model(Path(path_str))
+
+
+def get_model(path: Path):
+    """(model, config, checkpoint) for a model.pt; raises CheckpointError with a readable message."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path.name} does not exist in {path.parent}")
+    return _cached_model(str(path), _mtime(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_evaluation(path_str: str, mtime: float) -> dict:
+    return json.loads(Path(path_str).read_text())
+
+
+def get_evaluation(run_dir: Path) -> dict:
+    """evaluation.json of a run; raises OSError/ValueError if missing or unreadable."""
+    path = Path(run_dir) / "evaluation.json"
+    evaluation = _cached_evaluation(str(path), _mtime(path))
+    if not isinstance(evaluation, dict) or "confusion" not in evaluation:
+        raise ValueError("evaluation.json has no confusion matrix")
+    return evaluation
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def _cached_mnist():
+    from core.data import DataError, load_mnist
+
+    try:
+        return load_mnist(download=False), None
+    except DataError as e:
+        return None, str(e)
+
+
+def mnist_test():
+    """(images uint8 [N,28,28], labels [N]) of the MNIST test set, or (None, None, message)."""
+    mnist, error = _cached_mnist()
+    if mnist is None:
+        return None, None, error
+    return mnist.test_images, mnist.test_labels, None
+
+
+def default_model_path() -> Path:
+    return DEFAULT_MODEL_DIR / "model.pt"
+
+
+def default_model_summary() -> dict:
+    """What is known about the default model: its evaluation summary and config, if stored beside it."""
+    info: dict = {}
+    for name in ("evaluation.json", "config.json"):
+        path = DEFAULT_MODEL_DIR / name
+        if path.is_file():
+            try:
+                data = read_json(path)
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                info[name] = data.get("summary", {}) if name == "evaluation.json" else data
+    return info

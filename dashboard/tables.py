@@ -1,0 +1,74 @@
+"""Run listings as pandas tables: one row per run, and the settings that differ."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from core.runstore import RunInfo
+
+KEY_SETTINGS = ("activation", "pooling", "dropout", "optimizer", "lr", "epochs", "batch_size")
+# Bookkeeping that always differs between runs and says nothing about the recipe.
+NOT_SETTINGS = {"created_at", "name", "versions", "data_source", "data_dir", "sweep_id"}
+
+
+def _duration(run: RunInfo) -> float | None:
+    try:
+        start = datetime.fromisoformat(run.status["started_at"])
+        end = datetime.fromisoformat(run.status["ended_at"])
+        return round((end - start).total_seconds(), 1)
+    except (KeyError, TypeError, ValueError):
+        seconds = sum(row.get("epoch_seconds", 0.0) for row in run.metrics)
+        return round(seconds, 1) if run.metrics else None
+
+
+def _best_val(run: RunInfo) -> float | None:
+    if "best_val_acc" in run.summary:
+        return run.summary["best_val_acc"]
+    return max((row["val_acc"] for row in run.metrics), default=None)
+
+
+def run_row(run: RunInfo) -> dict:
+    cfg = run.config
+    widths = cfg.get("widths")
+    return {
+        "name": cfg.get("name") or "", "state": run.state, "model": cfg.get("model"),
+        "test acc": run.summary.get("test_acc"), "best val acc": _best_val(run), "time (s)": _duration(run),
+        **{key: cfg.get(key) for key in KEY_SETTINGS},
+        "widths": ",".join(str(w) for w in widths) if isinstance(widths, list) else None,
+        "parameters": cfg.get("parameters"), "epochs done": len(run.metrics),
+        "problems": "; ".join(run.problems) or (run.status.get("error") or ""),
+        "run id": run.run_id,
+    }
+
+
+COLUMNS = ["name", "state", "model", "test acc", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
+           "parameters", "epochs done", "problems", "run id"]
+
+
+def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
+    frame = pd.DataFrame([run_row(r) for r in runs], columns=COLUMNS)
+    for col in ("dropout", "lr", "best val acc", "test acc", "time (s)"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    for col in ("epochs", "batch_size", "parameters", "epochs done"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+    return frame
+
+
+def _cell(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
+    """Rows = settings whose value is not the same in every run, columns = runs."""
+    keys = sorted({k for r in runs for k in r.config} - NOT_SETTINGS)
+    rows = {}
+    for key in keys:
+        values = [_cell(r.config.get(key)) for r in runs]
+        if len(set(values)) > 1:
+            rows[key] = values
+    labels = [r.run_id if r.name == r.run_id else f"{r.name} ({r.run_id})" for r in runs]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=labels)

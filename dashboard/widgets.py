@@ -1,0 +1,76 @@
+"""Widgets several pages share: state badge, run labels, run and model pickers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.checkpoint import CheckpointError
+from core.runstore import RunInfo
+from dashboard import store
+
+STATE_COLOURS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red", "cancelled": "orange"}
+LIVE_STATES = ("queued", "running")
+
+
+def state_badge(state: str) -> None:
+    st.badge(state, color=STATE_COLOURS.get(state, "gray"))
+
+
+def run_label(run: RunInfo) -> str:
+    return run.run_id if run.name == run.run_id else f"{run.name} ({run.run_id})"
+
+
+def run_picker(runs: list[RunInfo], label: str, key: str) -> RunInfo | None:
+    """A selectbox over `runs` (newest first); None when there are none."""
+    if not runs:
+        return None
+    by_id = {r.run_id: r for r in runs}
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    return by_id.get(run_id)
+
+
+def model_choices(runs: list[RunInfo]) -> dict[str, str]:
+    """model.pt path -> label: the default model first, then every completed run with a model."""
+    choices: dict[str, str] = {}
+    default = store.default_model_path()
+    if default.is_file():
+        choices[str(default)] = "Default model"
+    for run in runs:
+        if run.state == "completed" and run.has_model and not run.broken:
+            choices[str(run.path / "model.pt")] = run_label(run)
+    return choices
+
+
+def model_picker(key: str, label: str = "Model"):
+    """Pick and load a model. Returns (model, config, label) or None after showing why not."""
+    choices = model_choices(store.all_runs())
+    if not choices:
+        st.info("No model yet: there is no default model and no completed run. "
+                "Train one on the Train page, or run `python -m core.train --preset fast`.")
+        return None
+    path = st.selectbox(label, list(choices), key=key, format_func=choices.get)
+    if path is None:
+        return None
+    try:
+        model, cfg, _ = store.get_model(Path(path))
+    except CheckpointError as e:
+        st.error(f"Cannot load this model: {e}")
+        return None
+    return model, cfg, choices[path]
+
+
+def upscale(image28: np.ndarray, factor: int = 8) -> np.ndarray:
+    """Nearest-neighbour enlargement so a 28x28 digit is visible pixel by pixel."""
+    return np.kron(np.asarray(image28, dtype=np.uint8), np.ones((factor, factor), dtype=np.uint8))
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,27 @@
+"""Filters: the learned conv kernels of a model and the feature maps a digit produces."""
+
+import streamlit as st
+
+from dashboard import figures, inside
+from dashboard.widgets import model_picker
+
+st.title("Filters")
+picked = model_picker(key="filters_model")
+if picked is None:
+    st.stop()
+model, cfg, label = picked
+
+st.subheader("Kernels")
+st.caption("Red is negative, blue positive, white zero; every layer has its own symmetric scale.")
+inside.show_kernels(model, key="filters")
+
+st.subheader("Feature maps")
+digit = inside.pick_digit(key="filters")
+if digit is not None:
+    x, image = digit
+    left, right = st.columns([1, 4])
+    with left:
+        st.plotly_chart(figures.digit_figure(image, "input", height=220), key="filters_input")
+        st.metric("Model says", inside.predicted(model, x))
+    with right:
+        inside.show_feature_maps(model, x, key="filters")

@@ -1,0 +1,61 @@
+"""Runs: every run in the store, filtered and compared; rename, delete, download."""
+
+import streamlit as st
+
+from core.runstore import STATES
+from dashboard import figures, manage, store, tables
+from dashboard.widgets import run_label, run_picker
+
+st.title("Runs")
+manage.flash()
+runs = store.all_runs()
+if not runs:
+    st.info(f"No runs in {store.runs_dir()} yet. Start one on the Train page.")
+    st.stop()
+
+f1, f2, f3 = st.columns([2, 2, 3])
+states = f1.multiselect("State", STATES, placeholder="all states")
+models = f2.multiselect("Model", sorted({r.config.get("model") or "?" for r in runs}), placeholder="all models")
+search = f3.text_input("Search names", placeholder="part of a name or run id").strip().lower()
+shown = [r for r in runs
+         if (not states or r.state in states)
+         and (not models or (r.config.get("model") or "?") in models)
+         and (not search or search in r.name.lower() or search in r.run_id)]
+
+st.caption(f"{len(shown)} of {len(runs)} runs · broken runs are listed with the reason under 'problems'")
+st.dataframe(tables.runs_frame(shown), hide_index=True, column_config={
+    "best val acc": st.column_config.NumberColumn(format="percent"),
+    "test acc": st.column_config.NumberColumn(format="percent"),
+    "lr": st.column_config.NumberColumn(format="%g"),
+    "parameters": st.column_config.NumberColumn(format="localized"),
+})
+
+st.subheader("Compare")
+by_id = {r.run_id: r for r in shown}
+picked = [by_id[i] for i in st.multiselect("Runs to compare", list(by_id), format_func=lambda i: run_label(by_id[i]),
+                                            placeholder="pick two or more runs")]
+if picked:
+    metric = st.selectbox("Metric", list(figures.METRICS), format_func=figures.METRICS.get)
+    series = {run_label(r): r.metrics for r in picked if r.metrics}
+    if series:
+        st.plotly_chart(figures.overlay_figure(series, metric))
+    else:
+        st.caption("None of these runs has finished an epoch yet.")
+    if len(picked) > 1:
+        diff = tables.settings_diff(picked)
+        st.markdown("**Settings that differ**")
+        if diff.empty:
+            st.caption("These runs have the same settings.")
+        else:
+            st.dataframe(diff)
+
+st.subheader("Manage a run")
+run = run_picker(shown, "Run", key="manage_run")
+if run is not None:
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        manage.rename(run)
+    with c2:
+        manage.delete(run)
+    with c3:
+        manage.download(run)

@@ -1,0 +1,349 @@
+"""Every dashboard page under Streamlit's AppTest, against empty, completed,
+running and failed run stores: no tracebacks, and the page shows what it should."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runstore import list_runs, now_iso, read_json, write_json_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("home", "train", "runs", "evaluate", "filters", "draw")
+STORES = ("store", "completed_store", "running_store", "failed_store")
+TIMEOUT = 60  # pages that load torch models or MNIST need more than AppTest's 3 s
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def run_page(name: str, **query) -> AppTest:
+    at = page(name)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [str(e.value) for e in at.get(kind)]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def table(at: AppTest, index: int = 0):
+    return at.dataframe[index].value
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.mark.parametrize("store_name", STORES)
+@pytest.mark.parametrize("name", PAGES)
+def test_page_renders_without_error(name, store_name, request, mnist_dir):
+    request.getfixturevalue(store_name)
+    at = run_page(name)
+    assert at.title[0].value.lower() in ("digit lab", name)
+    assert not texts(at, "error") or store_name == "failed_store" and name == "train"
+
+
+def test_app_entry_script_runs(completed_store):
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Digit Lab"
+
+
+# ---------------------------------------------------------------- home
+
+def test_home_lists_latest_runs(completed_store):
+    at = run_page("home")
+    assert "trains handwritten-digit recognisers" in at.markdown[0].value
+    frame = table(at)
+    assert list(frame["name"]) == ["fixture run"] and list(frame["state"]) == ["completed"]
+
+
+def test_home_with_empty_store_says_so(store):
+    at = run_page("home")
+    assert any("No runs" in t for t in texts(at, "info"))
+
+
+# ---------------------------------------------------------------- train
+
+def test_train_running_run_shows_progress_and_cancel(running_store):
+    at = run_page("train")
+    progress = at.get("progress")
+    assert progress and progress[0].proto.value == int(100 * (1 + 10 / 46) / 3)
+    assert "Epoch 2/3" in progress[0].proto.text
+    assert any(b.label == "Cancel run" for b in at.button)
+    assert len(charts(at)) == 2  # live loss and accuracy curves
+
+
+def test_train_reattaches_from_query_param_and_shows_failure(failed_store):
+    at = run_page("train", run="20260101-000000-failed-0003")
+    assert any("out of memory (test)" in t for t in texts(at, "error"))
+    assert not any(b.label == "Cancel run" for b in at.button)
+
+
+def test_train_unknown_run_in_query_param_warns(completed_store):
+    at = run_page("train", run="20990101-000000-nope-0000")
+    assert any("not in the run store" in t for t in texts(at, "warning"))
+    assert any("Completed" in t for t in texts(at, "success"))
+
+
+def _no_launch(monkeypatch):
+    launched = []
+    monkeypatch.setattr("dashboard.launcher.launch_run", lambda cfg, runs_dir: launched.append(cfg))
+    return launched
+
+
+@pytest.mark.parametrize("label, value, field", [
+    ("Dropout", 1.0, "dropout"), ("Learning rate", 0.0, "lr"), ("Epochs", 0, "epochs"),
+])
+def test_train_bad_option_names_the_field_and_launches_nothing(store, monkeypatch, label, value, field):
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    at.number_input(key=f"tf_{field}").set_value(value)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    errors = texts(at, "error")
+    assert errors and f"**{field}**" in errors[0]
+    assert launched == [] and list(store.iterdir()) == []
+
+
+def test_train_bad_widths_text(store, monkeypatch):
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    at.text_input(key="tf_widths").set_value("32,abc")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert "**widths**" in texts(at, "error")[0] and launched == []
+
+
+def test_train_preset_fills_the_form(store):
+    at = run_page("train")
+    at.selectbox(key="tf_preset").set_value("lenet1989").run()
+    assert at.selectbox(key="tf_model").value == "lenet1989"
+    assert at.selectbox(key="tf_loss").value == "mse"
+    assert at.number_input(key="tf_batch_size").value == 1
+    at.selectbox(key="tf_preset").set_value("seed-cnn").run()
+    assert at.text_input(key="tf_widths").value == "24,36"
+    assert at.selectbox(key="tf_model").value == "cnn"
+
+
+def test_train_submit_launches_and_attaches(store, monkeypatch):
+    launched = []
+
+    def fake_launch(cfg, runs_dir):
+        run_id = "20260101-000000-launched-0004"
+        (Path(runs_dir) / run_id).mkdir()
+        write_json_atomic(Path(runs_dir) / run_id / "config.json", cfg.to_dict())
+        write_json_atomic(Path(runs_dir) / run_id / "status.json", {"state": "queued", "launched_at": now_iso()})
+        launched.append(cfg)
+        return run_id
+
+    monkeypatch.setattr("dashboard.launcher.launch_run", fake_launch)
+    at = run_page("train")
+    at.selectbox(key="tf_preset").set_value("fast").run()
+    at.text_input(key="tf_name").set_value("my run")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception and len(launched) == 1
+    cfg = launched[0]
+    assert (cfg.model, cfg.widths, cfg.epochs, cfg.hidden, cfg.name) == ("cnn", (16, 32), 1, 64, "my run")
+    assert at.query_params["run"] == ["20260101-000000-launched-0004"] or \
+        at.query_params["run"] == "20260101-000000-launched-0004"
+    assert at.get("progress") and any(b.label == "Cancel run" for b in at.button)
+
+
+# ---------------------------------------------------------------- runs
+
+@pytest.mark.parametrize("store_name, state", [
+    ("completed_store", "completed"), ("running_store", "running"), ("failed_store", "failed"),
+])
+def test_runs_table_lists_each_run_with_its_state(store_name, state, request):
+    request.getfixturevalue(store_name)
+    frame = table(run_page("runs"))
+    assert len(frame) == 1 and list(frame["state"]) == [state]
+    assert frame["parameters"].iloc[0] > 0
+    if state == "failed":
+        assert "out of memory (test)" in frame["problems"].iloc[0]
+    if state == "completed":
+        assert 0.5 < frame["test acc"].iloc[0] <= 1
+
+
+def test_runs_lists_broken_runs_with_the_reason(completed_store):
+    (completed_store / "20260101-000001-broken-0005").mkdir()
+    (completed_store / "20260101-000001-broken-0005" / "config.json").write_text("{not json")
+    frame = table(run_page("runs"))
+    assert len(frame) == 2
+    broken = frame[frame["run id"] == "20260101-000001-broken-0005"]
+    assert "config.json is unreadable" in broken["problems"].iloc[0]
+
+
+def test_runs_hundred_runs(hundred_run_store):
+    at = run_page("runs")
+    frame = table(at)
+    assert len(frame) == 100 and set(frame["state"]) == {"completed"}
+    at.text_input[0].set_value("0000").run()  # no name matches, run ids do
+    assert len(table(at)) == 100
+    at.multiselect[0].set_value(["failed"]).run()
+    assert len(table(at)) == 0
+
+
+def test_runs_compare_overlays_curves_and_diffs_settings(completed_store, trained_run):
+    from conftest import copy_run
+
+    other = copy_run(trained_run, completed_store, "20260101-000002-other-0006")
+    config = read_json(other / "config.json")
+    write_json_atomic(other / "config.json", {**config, "lr": 0.5, "name": "other"})
+    at = run_page("runs")
+    compare = next(m for m in at.multiselect if m.label == "Runs to compare")
+    compare.set_value(["20260101-000000-completed-0001", "20260101-000002-other-0006"]).run()
+    overlay = charts(at)[0]
+    assert len(overlay["data"]) == 2
+    diff = table(at, 1)
+    assert "lr" in diff.index and "activation" not in diff.index
+
+
+def test_runs_rename_and_delete(completed_store):
+    run_id = "20260101-000000-completed-0001"
+    at = run_page("runs")
+    at.text_input(key=f"rename-{run_id}").set_value("renamed")
+    at.button(key=f"rename-btn-{run_id}").click().run()
+    assert read_json(completed_store / run_id / "config.json")["name"] == "renamed"
+    assert any("Renamed" in t for t in texts(at, "success"))
+    assert list(table(at)["name"]) == ["renamed"]
+    assert at.button(key=f"delete-btn-{run_id}").disabled
+    at.checkbox(key=f"delete-ok-{run_id}").check().run()
+    at.button(key=f"delete-btn-{run_id}").click().run()
+    assert not (completed_store / run_id).exists()
+    assert any("No runs" in t for t in texts(at, "info"))
+
+
+def test_runs_refuses_to_delete_a_running_run(running_store):
+    run_id = "20260101-000000-running-0002"
+    at = run_page("runs")
+    at.checkbox(key=f"delete-ok-{run_id}").check().run()
+    at.button(key=f"delete-btn-{run_id}").click().run()
+    assert (running_store / run_id).exists()
+    assert any("cancel the run" in t for t in texts(at, "error"))
+
+
+# ---------------------------------------------------------------- evaluate
+
+def test_evaluate_confusion_matrix_and_gallery(completed_store):
+    at = run_page("evaluate")
+    heatmap = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap")
+    z = heatmap["data"][0]["z"]
+    assert len(z) == 10 and sum(map(sum, z)) == 10_000
+    evaluation = read_json(completed_store / "20260101-000000-completed-0001" / "evaluation.json")
+    assert len(table(at)) == 10  # per-class table
+    images = at.get("image")
+    assert len(images) == min(32, len(evaluation["misclassified"]))
+    at.toggle(key="eval_norm").set_value(True).run()
+    z = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap")["data"][0]["z"]
+    assert all(abs(sum(row) - 1) < 1e-6 for row in z)
+
+
+def test_evaluate_class_filters(completed_store):
+    evaluation = read_json(completed_store / "20260101-000000-completed-0001" / "evaluation.json")
+    true, pred = evaluation["misclassified"][0]["true"], evaluation["misclassified"][0]["pred"]
+    expected = sum(m["true"] == true and m["pred"] == pred for m in evaluation["misclassified"])
+    at = run_page("evaluate")
+    at.selectbox(key="eval_true").set_value(true)
+    at.selectbox(key="eval_pred").set_value(pred).run()
+    assert len(at.get("image")) == min(32, expected)
+    captions = [c.value for c in at.caption if c.value.startswith("#")]
+    assert captions and all(f"**{true} → {pred}**" in c for c in captions)
+
+
+@pytest.mark.parametrize("store_name", ["store", "running_store", "failed_store"])
+def test_evaluate_without_evaluation_says_so(store_name, request):
+    request.getfixturevalue(store_name)
+    at = run_page("evaluate")
+    assert any("No run has an evaluation" in t for t in texts(at, "info"))
+
+
+def test_evaluate_without_mnist_still_shows_the_rest(completed_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
+    at = run_page("evaluate")
+    assert any("not available" in t for t in texts(at, "warning"))
+    assert any(c["data"][0]["type"] == "heatmap" for c in charts(at))
+    assert not at.get("image")
+
+
+# ---------------------------------------------------------------- filters
+
+def test_filters_kernels_and_feature_maps(completed_store):
+    at = run_page("filters")
+    figs = charts(at)
+    kernels = [f for f in figs if f["data"][0].get("colorscale") and f["data"][0].get("zmid") == 0]
+    assert len(kernels) == 2  # conv layers of the fixture's (8, 16) CNN
+    titles = [f["layout"]["title"]["text"] for f in figs if f["layout"].get("title", {}).get("text")]
+    assert any(t.startswith("block1") for t in titles) and any("class scores" in t for t in titles)
+    at.button(key="filters_random").click().run()
+    assert not at.exception
+
+
+def test_filters_uses_the_drawn_digit(completed_store):
+    import numpy as np
+
+    at = page("filters")
+    at.session_state["drawn_digit"] = np.zeros((28, 28), dtype=np.uint8)
+    at.run()
+    at.radio(key="filters_source").set_value("Drawn digit").run()
+    assert not at.exception and at.metric[0].label == "Model says"
+
+
+@pytest.mark.parametrize("name", ["filters", "draw"])
+def test_model_pages_without_any_model(store, name):
+    at = run_page(name)
+    assert any("No model yet" in t for t in texts(at, "info"))
+
+
+# ---------------------------------------------------------------- draw
+
+def test_draw_empty_canvas_asks_for_a_digit(completed_store):
+    at = run_page("draw")
+    assert any("Draw a digit" in t for t in texts(at, "info"))
+    assert at.slider(key="draw_brush").value == 18
+    assert "drawn_digit" not in at.session_state
+
+
+def test_confusion_cell_selection_presets_the_class_filters():
+    def script():
+        from types import SimpleNamespace
+
+        from dashboard import gallery
+
+        event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": "7", "y": "2", "curve_number": 1}]))
+        gallery.apply_selection(event, key="t")
+        gallery.class_filters(key="t")
+
+    at = AppTest.from_function(script)
+    at.run()
+    assert not at.exception
+    assert (at.selectbox(key="t_true").value, at.selectbox(key="t_pred").value) == (2, 7)
+    at.selectbox(key="t_true").set_value(4).run()  # the same selection does not override the user
+    assert (at.selectbox(key="t_true").value, at.selectbox(key="t_pred").value) == (4, 7)
+
+
+def test_confusion_figure_has_a_clickable_marker_per_cell():
+    from dashboard.figures import confusion_figure
+
+    fig = confusion_figure([[5 if i == j else 1 for j in range(10)] for i in range(10)], normalized=False)
+    heatmap, markers = fig.data
+    assert heatmap.type == "heatmap" and markers.type == "scatter" and len(markers.x) == 100
+    assert (markers.x[12], markers.y[12]) == ("2", "1")  # pred 2, true 1
