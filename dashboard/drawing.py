@@ -32,8 +32,9 @@ def show(prediction: Prediction, what: str) -> None:
     big, saw = st.columns([1, 1])
     with big:
         st.caption(f"Prediction for the {what}")
-        st.markdown(f"<div style='font-size:7rem;font-weight:700;line-height:1'>{prediction.digit}</div>",
-                    unsafe_allow_html=True)
+        with st.container(key="predicted-digit"):  # the key gives browser tests a stable handle
+            st.markdown(f"<div style='font-size:7rem;font-weight:700;line-height:1'>{prediction.digit}</div>",
+                        unsafe_allow_html=True)
         st.metric("Confidence", f"{prediction.confidence:.1%}")
     with saw:
         st.caption("What the model saw (28x28)")

@@ -1,0 +1,173 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against
+a real `streamlit run`. Screenshots of every page land in test-output/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = PROJECT_ROOT / "test-output" / "screenshots"
+PAGES = {"home": "", "train": "train", "runs": "runs", "evaluate": "evaluate", "filters": "filters", "draw": "draw"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, mnist_dir):
+    """A real Streamlit server on loopback over an empty run store."""
+    runs = tmp_path_factory.mktemp("browser-store")
+    port = free_port()
+    env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir)}
+    log = open(runs.parent / "streamlit.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"streamlit did not start: {(runs.parent / 'streamlit.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settle(page, timeout: float = 60) -> None:
+    """Wait until Streamlit has finished the script and drawn everything: no
+    "running" status, no loading skeletons, every plotly chart rendered."""
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)  # every page has a title
+    deadline, quiet_since = time.time() + timeout, None
+    while time.time() < deadline:
+        busy = page.evaluate("""() =>
+            document.querySelectorAll('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').length > 0
+            || [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].some(c => !c.querySelector('.main-svg'))""")
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 1.0:
+            return
+        page.wait_for_timeout(200)
+
+
+def assert_no_error(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+    assert "Traceback" not in page.inner_text("body"), f"traceback on {name}"
+
+
+def test_every_page_opens_without_error(page, app_url):
+    for name, path in PAGES.items():
+        page.goto(f"{app_url}/{path}")
+        settle(page)
+        assert_no_error(page, f"empty-{name}")
+    page.goto(f"{app_url}/")
+    settle(page)
+    assert "Digit Lab" in page.inner_text("body")
+
+
+def test_launch_a_run_and_watch_it_complete(page, app_url):
+    page.goto(f"{app_url}/train")
+    settle(page)
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="fast", exact=True).click()
+    settle(page)
+    page.get_by_role("spinbutton", name="Train limit").fill("6000")
+    page.get_by_role("textbox", name="Run name").fill("browser run")
+    clicked = time.time()
+    page.get_by_role("button", name="Start training").click()
+    # Curves appear after the first epoch; the run is one epoch, so they come with "completed".
+    page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=180_000)
+    first_curve = time.time() - clicked
+    page.get_by_text("completed").first.wait_for(timeout=180_000)
+    settle(page)
+    print(f"launch -> first curve point: {first_curve:.1f} s")
+    assert_no_error(page, "train-completed")
+    for name in ("runs", "evaluate", "filters"):
+        page.goto(f"{app_url}/{PAGES[name]}")
+        settle(page)
+        assert_no_error(page, f"one-run-{name}")
+    page.goto(f"{app_url}/runs")
+    settle(page)
+    assert "1 of 1 runs" in page.inner_text("body")
+
+
+STROKES = {
+    "1": [[(140, 40), (140, 240)]],
+    "7": [[(60, 50), (210, 50), (110, 240)]],
+}
+
+
+def draw(page, strokes) -> None:
+    # The canvas component renders in an isolated shadow root inside the
+    # element keyed "canvas"; its drawing surface starts at the top-left corner.
+    holder = page.locator(".st-key-canvas")
+    holder.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # let fabric.js attach its mouse handlers
+    box = holder.bounding_box()
+    for stroke in strokes:
+        x0, y0 = stroke[0]
+        page.mouse.move(box["x"] + x0, box["y"] + y0)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=25)
+        page.mouse.up()
+
+
+@pytest.mark.parametrize("digit", ["1", "7"])
+def test_draw_a_digit_and_see_it_predicted(page, app_url, digit):
+    page.goto(f"{app_url}/draw")
+    settle(page)
+    assert "Draw a digit" in page.inner_text("body")
+    draw(page, STROKES[digit])
+    predicted = page.locator(".st-key-predicted-digit")
+    predicted.wait_for(timeout=30_000)
+    settle(page)
+    assert predicted.inner_text().strip() == digit
+    assert_no_error(page, f"draw-{digit}")
