@@ -236,9 +236,13 @@ class SweepDriver:
         except Exception as e:  # Ray itself failed: record it, one line
             error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         finally:
+            for s in (signal.SIGTERM, signal.SIGINT):  # nothing left to stop: let the record be written
+                signal.signal(s, signal.SIG_IGN)
+        try:
+            return self.finish(runs_dir, error)
+        finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        return self.finish(runs_dir, error)
 
     def finish(self, runs_dir: Path, error: str | None) -> int:
         cancelled = cancel_requested(self.sweep_dir)
@@ -282,12 +286,18 @@ def print_table(record: dict) -> None:
     print(f"sweep {record['state']}: {record['id']}", flush=True)
 
 
-def _quiet_ray_environment() -> None:
-    """Before ray is imported: our own SIGINT handling and short output."""
+def _ray_environment(address: str | None) -> None:
+    """Before ray is imported (it reads these at import): our own SIGINT handling,
+    short output, and for a cluster a short connect and its token if we have one."""
     os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no tensorboard/csv/json per trial
+    if address:
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "5")  # ~1 s each, not 20
+        has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                     or (Path.home() / ".ray" / "auth_token").is_file())
+        if has_token:  # a cluster started by `ray start` asks for it (Ray >= 2.59)
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 @contextlib.contextmanager
@@ -314,7 +324,6 @@ def _ray_init(address: str | None, log_path: Path) -> None:
         env_vars["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
     try:
         if address:
-            os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "5")  # ~1 s each, not 20
             # Workers elsewhere get this project's engine shipped to them.
             with _stderr_to(log_path):
                 ray.init(address=address, runtime_env={"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars},
@@ -326,12 +335,16 @@ def _ray_init(address: str | None, log_path: Path) -> None:
             with _stderr_to(log_path):
                 ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
     except ConnectionError as e:
-        raise SweepError("--address", f"cannot connect to Ray at {address}: {str(e).splitlines()[0]}") from None
+        reason = str(e).splitlines()[0] if str(e) else "no answer"
+        if log_path.is_file() and "InvalidAuthToken" in log_path.read_text(errors="replace")[-20_000:]:
+            reason = ("the cluster asks for its authentication token: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+                      "and RAY_AUTH_MODE=token")
+        raise SweepError("--address", f"cannot connect to Ray at {address}: {reason}") from None
 
 
 def _run_on_ray(driver: SweepDriver, trials: list[Trial], runs_dir: Path, address: str | None,
                 max_concurrent: int | None) -> None:
-    _quiet_ray_environment()
+    _ray_environment(address)
     import ray
     from ray import tune
 
@@ -349,7 +362,8 @@ def _run_on_ray(driver: SweepDriver, trials: list[Trial], runs_dir: Path, addres
         tuner = tune.Tuner(
             trainable,
             param_space={"index": tune.grid_search([t.index for t in trials])},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
+            # Reused actors: a trial's process (and its torch import) serves the next trial.
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True),
             run_config=tune.RunConfig(
                 name="tune", storage_path=str(driver.sweep_dir / "ray"), verbose=0,
                 callbacks=[_tune_callback(driver)],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import random
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Trial:
     run_id: str | None = None
 
 
+@functools.lru_cache(maxsize=1)
 def _option_actions() -> dict[str, argparse.Action]:
     parser = OneLineParser(prog="grid")
     add_train_options(parser)

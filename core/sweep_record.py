@@ -98,7 +98,8 @@ def load_sweep(runs_dir: Path, sweep_id: str) -> dict:
     if state != record.get("state"):
         record["error"] = record.get("error") or "the sweep process ended without finishing (killed?)"
     record["state"] = state
-    record["trials"] = [_refresh_trial(t, Path(runs_dir), state) for t in record.get("trials", [])]
+    trials = record.get("trials") if isinstance(record.get("trials"), list) else []
+    record["trials"] = [_refresh_trial(t, Path(runs_dir), state) for t in trials if isinstance(t, dict)]
     record["cancel_requested"] = cancel_requested(sweep_dir)
     record["path"] = str(sweep_dir)
     return record
@@ -128,7 +129,8 @@ def list_sweeps(runs_dir: Path) -> list[dict]:
                       "trials": []}
         record["id"] = child.name
         record["state"] = sweep_state(record)
-        record["trial_states"] = count_states(record.get("trials", []))
+        trials = record.get("trials") if isinstance(record.get("trials"), list) else []
+        record["trial_states"] = count_states([t for t in trials if isinstance(t, dict)])
         record["path"] = str(child)
         sweeps.append(record)
     sweeps.sort(key=lambda r: r["id"], reverse=True)
@@ -157,8 +159,11 @@ def cancel_sweep(runs_dir: Path, sweep_id: str) -> bool:
 def sweep_table(record: dict) -> list[dict]:
     """One row per trial: its point's values (as display text), seed, state, accuracies, run id."""
     rows = []
-    for t in record.get("trials", []):
-        row = {name: format_value(value) for name, value in (t.get("point") or {}).items()}
+    for t in record.get("trials") or []:
+        point = t.get("point") if isinstance(t, dict) and isinstance(t.get("point"), dict) else {}
+        if not isinstance(t, dict):
+            continue
+        row = {name: format_value(value) for name, value in point.items()}
         row.update(seed=t.get("seed"), state=t.get("state"), val_acc=t.get("val_acc"),
                    test_acc=t.get("test_acc"), run_id=t.get("run_id"), error=t.get("error"))
         rows.append(row)

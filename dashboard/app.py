@@ -16,6 +16,7 @@ navigation = st.navigation([
     st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/table_rows:"),
+    st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),
     st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
     st.Page(PAGES / "filters.py", title="Filters", icon=":material/filter:"),
     st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:"),

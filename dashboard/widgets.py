@@ -24,10 +24,14 @@ def run_label(run: RunInfo) -> str:
 
 
 def run_picker(runs: list[RunInfo], label: str, key: str) -> RunInfo | None:
-    """A selectbox over `runs` (newest first); None when there are none."""
+    """A selectbox over `runs` (newest first), starting at ?run=<id> when that
+    run is among them (links from other pages); None when there are none."""
     if not runs:
         return None
     by_id = {r.run_id: r for r in runs}
+    wanted = st.query_params.get("run")
+    if wanted in by_id and st.session_state.get(f"{key}_linked") != wanted:
+        st.session_state[key] = st.session_state[f"{key}_linked"] = wanted  # once per link
     run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     return by_id.get(run_id)
 

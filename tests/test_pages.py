@@ -308,7 +308,8 @@ def test_filters_uses_the_drawn_digit(completed_store):
 
 
 @pytest.mark.parametrize("name", ["filters", "draw"])
-def test_model_pages_without_any_model(store, name):
+def test_model_pages_without_any_model(store, name, monkeypatch, tmp_path):
+    monkeypatch.setattr("dashboard.store.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
     at = run_page(name)
     assert any("No model yet" in t for t in texts(at, "info"))
 

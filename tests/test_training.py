@@ -71,6 +71,6 @@ def test_same_seed_same_metrics(mnist_dir, tmp_path):
 @pytest.mark.parametrize("model", ["lenet1989", "mlp"])
 def test_other_families_learn(model, mnist_dir, tmp_path):
     preset = "lenet1989" if model == "lenet1989" else None
-    cfg = from_preset(preset, model=model, epochs=1, train_limit=3000, data_dir=str(mnist_dir))
+    cfg = from_preset(preset, model=model, epochs=1, train_limit=3000, augment=0.0, data_dir=str(mnist_dir))
     summary = read_json(run(cfg, tmp_path) / "evaluation.json")["summary"]
     assert summary["test_acc"] > 0.80, summary
