@@ -107,19 +107,20 @@ PRESETS: dict[str, dict] = {
         scheduler="step", step_size=10, gamma=0.1, epochs=20, batch_size=64,
         augment=1.0,
     ),
-    # >= 99.0% test accuracy in as little CPU time as possible.
+    # >= 99.0% test accuracy in as little CPU time as possible: a small net
+    # (valid convolutions keep the maps small), two epochs of AdamW + OneCycle.
     "fast": dict(
-        model="cnn", widths=(16, 32), kernel_size=3, padding="same", hidden=64,
-        activation="relu", pooling="max", batchnorm=True, dropout=0.1,
-        optimizer="adamw", lr=4e-3, weight_decay=1e-4, scheduler="onecycle",
-        epochs=1, batch_size=128, augment=0.0, label_smoothing=0.0,
+        model="cnn", widths=(16, 32), kernel_size=3, padding="valid", hidden=128,
+        activation="relu", pooling="max", batchnorm=True, dropout=0.0,
+        optimizer="adamw", lr=6e-3, weight_decay=1e-4, scheduler="onecycle",
+        epochs=2, batch_size=128, augment=0.0, label_smoothing=0.0,
     ),
     # >= 99.6% test accuracy.
     "best": dict(
         model="cnn", widths=(32, 64, 128), kernel_size=3, padding="same", hidden=256,
         activation="relu", pooling="max", batchnorm=True, dropout=0.3,
         optimizer="adamw", lr=3e-3, weight_decay=5e-4, scheduler="onecycle",
-        epochs=15, batch_size=128, augment=1.0, label_smoothing=0.1, ema=0.999,
+        epochs=12, batch_size=128, augment=1.0, label_smoothing=0.1, ema=0.999,
         tta=True,
     ),
 }

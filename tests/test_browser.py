@@ -21,7 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = PROJECT_ROOT / "test-output" / "screenshots"
-PAGES = {"home": "", "train": "train", "runs": "runs", "evaluate": "evaluate", "filters": "filters", "draw": "draw"}
+PAGES = {"home": "", "train": "train", "runs": "runs", "sweeps": "sweeps", "evaluate": "evaluate",
+         "filters": "filters", "draw": "draw"}
 
 
 def free_port() -> int:
