@@ -78,13 +78,13 @@ def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
         fail(f"invalid option --{e.field.replace('_', '-')}: {e}")
 
 
-def config_to_args(cfg: C.TrainConfig) -> list[str]:
-    """The options that make `core.train` rebuild exactly `cfg` (for launchers)."""
+def options_to_args(options: dict) -> list[str]:
+    """{field: value} -> the command-line options that say the same (None skipped)."""
     args: list[str] = []
-    for name, value in vars(cfg).items():
-        flag = "--" + name.replace("_", "-")
-        if value is None or name in ("sweep_id",):
+    for name, value in options.items():
+        if value is None:
             continue
+        flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
         elif isinstance(value, (tuple, list)):
@@ -92,3 +92,8 @@ def config_to_args(cfg: C.TrainConfig) -> list[str]:
         else:
             args += [flag, str(value)]
     return args
+
+
+def config_to_args(cfg: C.TrainConfig) -> list[str]:
+    """The options that make `core.train` rebuild exactly `cfg` (for launchers)."""
+    return options_to_args({k: v for k, v in vars(cfg).items() if k != "sweep_id"})

@@ -33,9 +33,9 @@ import sys
 import time
 from pathlib import Path
 
-from core.cli import OneLineParser, add_train_options, fail
+from core.cli import OneLineParser, add_train_options, fail, options_to_args
 from core.runstore import (DEFAULT_RUNS_DIR, PROJECT_ROOT, RunStoreError, load_run, new_run_id, now_iso, run_path)
-from core.sweep_plan import (SweepError, Trial, base_options, format_value, grid_to_args, options_to_args,
+from core.sweep_plan import (SweepError, Trial, base_options, format_value, grid_to_args,
                              parse_grid_args, plan, plan_sweep, point_label, sweepable_options, typed_grid)
 from core.sweep_record import (CANCEL_FLAG, aggregate, cancel_requested, cancel_sweep, list_sweeps, load_sweep,
                                point_summary, read_record, sweep_path, sweep_table, sweeps_dir_for, write_record)

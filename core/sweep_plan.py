@@ -243,22 +243,6 @@ def base_options(args: argparse.Namespace) -> dict:
     return values
 
 
-def options_to_args(options: dict) -> list[str]:
-    """The inverse of base_options: {field: value} -> command-line options."""
-    args: list[str] = []
-    for name, value in options.items():
-        if value is None:
-            continue
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + flag[2:])
-        elif isinstance(value, (tuple, list)):
-            args += [flag, ",".join(str(v) for v in value)]
-        else:
-            args += [flag, str(value)]
-    return args
-
-
 def grid_to_args(grid: dict[str, list]) -> list[str]:
     args = []
     for name, values in grid.items():
