@@ -116,7 +116,10 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
         mnist = load_mnist(cfg.data_dir)
         data = split(mnist, cfg.val_size, cfg.train_limit)
         timings = {"data_load_s": time.perf_counter() - clock}
-        write_json_atomic(run_dir / "config.json", describe(cfg, mnist.root, device))
+        described = describe(cfg, mnist.root, device)
+        write_json_atomic(run_dir / "config.json", described)
+        print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
+              f"device {device}", file=sys.stderr, flush=True)
         hooks = Hooks(on_batch=progress.on_batch, on_epoch=on_epoch or (lambda row: None),
                       should_stop=lambda: stop["asked"] or bool(should_stop and should_stop()))
         clock = time.perf_counter()

@@ -167,3 +167,11 @@ def test_three_runs_at_once_queue_and_all_complete(store, mnist_dir):
     for d in run_dirs:
         assert_files_valid(d)
         assert read_json(d / "config.json")["seed"] == run_dirs.index(d)
+
+
+def test_server_listens_on_localhost_by_default():
+    import tomllib
+
+    from tests.conftest import PROJECT_ROOT
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
