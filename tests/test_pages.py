@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.config import PRESETS
 from core.runstore import list_runs, now_iso, read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +162,9 @@ def test_train_submit_launches_and_attaches(store, monkeypatch):
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and len(launched) == 1
     cfg = launched[0]
-    assert (cfg.model, cfg.widths, cfg.epochs, cfg.hidden, cfg.name) == ("cnn", (16, 32), 1, 64, "my run")
+    fast = PRESETS["fast"]
+    assert (cfg.model, cfg.widths, cfg.epochs, cfg.hidden, cfg.name) == (
+        fast["model"], fast["widths"], fast["epochs"], fast["hidden"], "my run")
     assert at.query_params["run"] == ["20260101-000000-launched-0004"] or \
         at.query_params["run"] == "20260101-000000-launched-0004"
     assert at.get("progress") and any(b.label == "Cancel run" for b in at.button)
