@@ -1,0 +1,174 @@
+"""The Sweeps page's parts: the grid form, the sweep picker, the live trial
+table with Cancel, and the result charts (mean test accuracy, every trial)."""
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import config as C
+from core.runstore import RunStoreError
+from core.sweep import SweepError, aggregate, cancel_sweep, launch_sweep, load_sweep, sweep_table
+from core.sweep_plan import format_value, split_values, sweepable_options
+from dashboard import store, sweep_figures
+from dashboard.widgets import LIVE_STATES, state_badge
+
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(C.TrainConfig)}
+CHOICES = {"model": C.MODELS, "activation": C.ACTIVATIONS, "pooling": C.POOLINGS, "padding": C.PADDINGS,
+           "optimizer": C.OPTIMIZERS, "scheduler": C.SCHEDULERS, "loss": C.LOSSES, "device": C.DEVICES,
+           "preset": tuple(C.PRESETS)}
+SUGGESTED = {"activation": "relu,tanh,gelu", "pooling": "max,avg", "dropout": "0,0.25,0.5", "lr": "0.001,0.003,0.01",
+             "widths": "16/32,32/64", "batchnorm": "on,off", "preset": "fast", "train_limit": "5000,20000"}
+NO_PRESET = "(defaults)"
+
+def _suggestion(name: str) -> str:
+    if name in SUGGESTED:
+        return SUGGESTED[name]
+    default = DEFAULTS.get(name)
+    return "" if default is None else format_value(default)
+
+
+def _help(name: str) -> str:
+    if name in CHOICES:
+        return "comma-separated, from: " + ", ".join(CHOICES[name])
+    if name == "widths":
+        return "comma-separated lists, layers joined by '/', e.g. 16/32,32/64"
+    if isinstance(DEFAULTS.get(name), bool):
+        return "on, off"
+    return "comma-separated values"
+
+
+def new_sweep_form(expanded: bool) -> None:
+    with st.expander("New sweep", expanded=expanded, icon=":material/add:"):
+        options = st.multiselect("Options to sweep", sweepable_options(), default=["activation", "pooling"],
+                                 key="sw_options", placeholder="pick one or more options")
+        with st.form("sw_form"):
+            texts = {name: st.text_input(f"{name} values", value=_suggestion(name), key=f"sw_values_{name}",
+                                         help=_help(name)) for name in options}
+            c1, c2, c3, c4, c5 = st.columns(5)
+            seeds = c1.number_input("Seeds per point", 1, 20, 2, key="sw_seeds")
+            epochs = c2.number_input("Epochs", 1, 1000, 1, key="sw_epochs")
+            train_limit = c3.number_input("Train images (0 = all)", 0, C.TRAIN_SIZE - 1, 5000, step=1000,
+                                          key="sw_train_limit")
+            max_concurrent = c4.number_input("At once (0 = one per CPU)", 0, 64, 0, key="sw_max_concurrent")
+            samples = c5.number_input("Random points (0 = whole grid)", 0, 10_000, 0, key="sw_samples")
+            preset = st.selectbox("Base recipe", [NO_PRESET, *C.PRESETS], key="sw_preset",
+                                  help="every option the grid does not vary comes from this recipe")
+            submitted = st.form_submit_button("Launch sweep", type="primary", icon=":material/play_arrow:")
+    if not submitted:
+        return
+    if not options:
+        st.error("Pick at least one option to sweep.")
+        return
+    grid = {name: split_values(text) for name, text in texts.items()}
+    base = {"epochs": int(epochs), "train_limit": int(train_limit) or None,
+            "preset": None if preset == NO_PRESET else preset}
+    try:
+        sweep_id = launch_sweep(grid, store.runs_dir(), seeds=int(seeds), base=base, samples=int(samples) or None,
+                                max_concurrent=int(max_concurrent) or None)
+    except (SweepError, C.ConfigError, RunStoreError, OSError) as e:
+        st.error(f"Could not start the sweep: {e}")
+        return
+    st.query_params["sweep"] = sweep_id
+    st.rerun()
+
+
+def _sweep_label(s: dict) -> str:
+    counts = ", ".join(f"{n} {state}" for state, n in s.get("trial_states", {}).items())
+    axes = " × ".join(s.get("grid") or {}) or "seeds"
+    return f"{s['id']} · {axes} · {s.get('state', '?')}" + (f" ({counts})" if counts else "")
+
+
+def pick_sweep(sweeps: list[dict]) -> str:
+    ids = [s["id"] for s in sweeps]
+    wanted = st.query_params.get("sweep")
+    if wanted and wanted not in ids:
+        st.warning(f"Sweep {wanted[:60]!r} is not in {store.runs_dir().parent / 'sweeps'}; showing the latest instead.")
+    labels = {s["id"]: _sweep_label(s) for s in sweeps}
+    chosen = st.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
+    if chosen != wanted:
+        st.query_params["sweep"] = chosen
+    return chosen
+
+
+def trials_table(record: dict) -> None:
+    rows = sweep_table(record)
+    if not rows:
+        st.caption("The sweep is starting; its trials appear here in a moment.")
+        return
+    frame = pd.DataFrame(rows)
+    frame["open"] = [f"./evaluate?run={r}" for r in frame["run_id"]]
+    if frame["error"].isna().all():
+        frame = frame.drop(columns="error")
+    st.dataframe(frame, hide_index=True, column_config={
+        "val_acc": st.column_config.NumberColumn("best val acc", format="percent"),
+        "test_acc": st.column_config.NumberColumn("test acc", format="percent"),
+        "open": st.column_config.LinkColumn("run", display_text="open on Evaluate", help="the run's confusion matrix and mistakes"),
+        "run_id": st.column_config.TextColumn("run id"),
+    })
+
+
+def header(record: dict) -> None:
+    trials = record.get("trials", [])
+    done = sum(t.get("state") in ("completed", "failed", "cancelled") for t in trials)
+    c1, c2, c3 = st.columns([1, 3, 2])
+    with c1:
+        state_badge(record.get("state", "failed"))
+    c2.progress(done / len(trials) if trials else 0.0, text=f"{done} of {len(trials)} trials finished")
+    c3.caption(f"{record.get('max_concurrent') or '?'} at once · address {record.get('address') or 'local'}")
+    if record.get("error"):
+        st.error(f"The sweep failed: {record['error']}")
+
+
+@st.fragment(run_every=2)
+def live_sweep(sweep_id: str) -> None:
+    """Refreshes itself every 2 s while the sweep runs; reruns the page when it ends."""
+    try:
+        record = load_sweep(store.runs_dir(), sweep_id)
+    except (RunStoreError, OSError, ValueError) as e:
+        st.error(f"Cannot read this sweep: {e}")
+        return
+    if record["state"] not in LIVE_STATES:
+        st.rerun()
+    header(record)
+    if record.get("cancel_requested"):
+        st.info("Cancelling: running trials stop after their current batch.")
+    elif st.button("Cancel sweep", icon=":material/stop:", key=f"sw_cancel_{sweep_id}"):
+        try:
+            cancel_sweep(store.runs_dir(), sweep_id)
+        except (RunStoreError, OSError, ValueError) as e:
+            st.error(f"Could not cancel: {e}")
+        else:
+            st.toast("Cancelling the sweep")
+    trials_table(record)
+
+
+def results(record: dict) -> None:
+    rows = sweep_table(record)
+    if not any(r.get("state") == "completed" and r.get("test_acc") is not None for r in rows):
+        st.caption("Charts appear once a trial has completed.")
+        return
+    axes = list(record.get("grid") or {})
+    st.subheader("Mean test accuracy")
+    if axes:
+        c1, c2 = st.columns(2)
+        x = c1.selectbox("Across (x)", axes, key="sw_x")
+        y_options = [a for a in axes if a != x]
+        y = c2.selectbox("Down (y)", y_options, key="sw_y") if y_options else None
+        x_values, y_values, mean, std = aggregate(rows, x, y)
+        st.plotly_chart(sweep_figures.heatmap_figure(x_values, y_values, mean, std, x, y), key="sw_heatmap")
+        others = [a for a in axes if a not in (x, y)]
+        st.caption("Each cell: mean over seeds ± their standard deviation"
+                   + (f", averaged over {', '.join(others)}." if others else ".") + " Completed trials only.")
+    st.subheader("Every trial")
+    st.plotly_chart(sweep_figures.parallel_figure(rows, axes), key="sw_parcoords")
+
+
+def details(record: dict) -> None:
+    with st.expander("Sweep settings"):
+        st.json({k: record.get(k) for k in ("id", "state", "grid", "seeds", "samples", "base", "address",
+                                            "max_concurrent", "created_at", "ended_at", "error")}, expanded=False)
+        log = Path(record.get("path", "")) / "sweep.log"
+        if log.is_file():
+            st.code(log.read_text(errors="replace")[-3000:] or "(empty)", language=None)
