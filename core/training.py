@@ -35,7 +35,8 @@ class Cancelled(Exception):
 class Hooks:
     """What the loop tells the outside world; every hook is optional."""
 
-    on_batch: Callable[[int, int, int, float], None] = lambda epoch, batch, n_batches, loss: None
+    # running: (mean train loss, train accuracy) so far this epoch, or None when not measured
+    on_batch: Callable[[int, int, int, tuple | None], None] = lambda epoch, batch, n_batches, running: None
     on_epoch: Callable[[dict], None] = lambda row: None
     should_stop: Callable[[], bool] = lambda: False
 
@@ -140,9 +141,12 @@ class Trainer:
             loss, scores = self.step(x, y)
             loss_sum += loss * len(y)
             correct += (scores.argmax(1) == y).sum()
-            # The running mean costs a sync, so it is read only now and then.
-            running = loss_sum.item() / ((b + 1) * bs) if b % 20 == 0 else float("nan")
-            hooks.on_batch(epoch, b + 1, n_batches, running)
+            # The running means cost a sync, so they are read only now and then.
+            if b % 20 == 0 or b == n_batches - 1:
+                seen = (b + 1) * bs
+                hooks.on_batch(epoch, b + 1, n_batches, (loss_sum.item() / seen, correct.item() / seen))
+            else:
+                hooks.on_batch(epoch, b + 1, n_batches, None)
         if self.sched is not None and not self.per_batch:
             self.sched.step()
         seen = n_batches * bs

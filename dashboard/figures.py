@@ -26,10 +26,16 @@ def metric_values(rows: list[dict], metric: str) -> list[float]:
     return [row[metric] for row in rows]
 
 
-def curves_figure(rows: list[dict], kind: str) -> go.Figure:
-    """Train/val/test curves of one run; kind is 'loss' or 'acc'."""
+def curves_figure(rows: list[dict], kind: str, trace: list | None = None) -> go.Figure:
+    """Train/val/test curves of one run; kind is 'loss' or 'acc'. `trace` (from a
+    live run's progress.json) adds the running train value within epochs."""
     fig = go.Figure()
     epochs = [row["epoch"] for row in rows]
+    if trace:
+        column = 1 if kind == "loss" else 2
+        fig.add_scatter(x=[p[0] for p in trace], y=[p[column] for p in trace], name="train (running)",
+                        mode="lines", line=dict(color=SPLITS["train"], width=1, dash="dot"))
+        epochs = epochs or [1]
     for split, colour in SPLITS.items():
         fig.add_scatter(x=epochs, y=metric_values(rows, f"{split}_{kind}"), name=split,
                         mode="lines+markers", line=dict(color=colour))

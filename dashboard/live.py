@@ -46,7 +46,8 @@ def _elapsed(run: RunInfo, progress: dict) -> float | None:
     return progress.get("elapsed")
 
 
-def _progress(run: RunInfo) -> None:
+def _progress(run: RunInfo) -> dict:
+    """Progress bar, elapsed and ETA; returns progress.json for the curves."""
     progress = store.read_progress(run.path)
     epochs = progress.get("epochs") or run.config.get("epochs") or 1
     epoch, batch, batches = progress.get("epoch", 0), progress.get("batch", 0), progress.get("batches") or 1
@@ -64,6 +65,7 @@ def _progress(run: RunInfo) -> None:
     c1.metric("Elapsed", format_seconds(elapsed))
     c2.metric("ETA", format_seconds(eta))
     c3.metric("Epochs done", f"{len(run.metrics)}/{epochs}")
+    return progress
 
 
 def _cancel_button(run: RunInfo) -> None:
@@ -106,13 +108,14 @@ def _outcome(run: RunInfo) -> None:
         st.warning(problem)
 
 
-def curves(run: RunInfo) -> None:
-    if not run.metrics:
-        st.caption("Curves appear when the first epoch ends.")
+def curves(run: RunInfo, trace: list | None = None) -> None:
+    """Per-epoch curves; for a live run also the running train loss/accuracy within epochs."""
+    if not run.metrics and not trace:
+        st.caption("Curves appear as soon as the first batches are trained.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(figures.curves_figure(run.metrics, "loss"), key=f"loss-{run.run_id}")
-    right.plotly_chart(figures.curves_figure(run.metrics, "acc"), key=f"acc-{run.run_id}")
+    left.plotly_chart(figures.curves_figure(run.metrics, "loss", trace), key=f"loss-{run.run_id}")
+    right.plotly_chart(figures.curves_figure(run.metrics, "acc", trace), key=f"acc-{run.run_id}")
 
 
 def _header(run: RunInfo, title: str) -> None:
@@ -138,6 +141,6 @@ def watch_run(run_id: str, title: str) -> None:
         store.refresh_runs()
         st.rerun()
     _header(run, title)
-    _progress(run)
+    progress = _progress(run)
     _cancel_button(run)
-    curves(run)
+    curves(run, progress.get("trace"))

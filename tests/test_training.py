@@ -33,6 +33,10 @@ def test_run_directory_is_complete(one_epoch_run):
     assert config["parameters"] > 0 and config["versions"]["torch"] and config["seed"] == 0
     rows = read_metrics(one_epoch_run / "metrics.csv")
     assert len(rows) == 1 and set(METRIC_COLUMNS) <= set(rows[0])
+    # The live view's running curve: fractional epochs, rising, ending at the epoch's end.
+    trace = read_json(one_epoch_run / "progress.json")["trace"]
+    xs = [point[0] for point in trace]
+    assert xs == sorted(xs) and xs[-1] == 1.0 and all(0 < p[2] <= 1 for p in trace)
 
 
 def test_confusion_matrix_matches_reported_accuracy(one_epoch_run):
