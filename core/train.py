@@ -19,14 +19,15 @@ from pathlib import Path
 
 import torch
 
+from core.checkpoint import load_model
 from core.cli import OneLineParser, add_train_options, config_from_args, fail
 from core.config import TrainConfig
 from core.data import DataError, load_mnist, split
 from core.models import build_model, count_parameters
 from core.queue import wait_for_slot
-from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
+from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, read_metrics, run_path,
                            write_json_atomic, write_status)
-from core.training import Cancelled, Hooks, resolve_device, train, write_evaluation
+from core.training import Cancelled, Hooks, TrainResult, resolve_device, train, write_evaluation
 
 PROGRESS_EVERY_S = 0.5
 
@@ -158,10 +159,6 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
 
 def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
     """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
-    from core.checkpoint import load_model
-    from core.runstore import read_metrics
-    from core.training import TrainResult
-
     if data is not None and (run_dir / "model.pt").exists():
         model, _, ckpt = load_model(run_dir / "model.pt")
         result = TrainResult(rows=read_metrics(run_dir / "metrics.csv"),
