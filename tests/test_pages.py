@@ -351,3 +351,10 @@ def test_confusion_figure_has_a_clickable_marker_per_cell():
     heatmap, markers = fig.data
     assert heatmap.type == "heatmap" and markers.type == "scatter" and len(markers.x) == 100
     assert (markers.x[12], markers.y[12]) == ("2", "1")  # pred 2, true 1
+
+
+@pytest.mark.parametrize("name", PAGES + ("sweeps",))
+def test_every_page_with_a_hundred_runs(hundred_run_store, name):
+    at = run_page(name)
+    assert not at.exception, at.exception
+    assert not texts(at, "error")
