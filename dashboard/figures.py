@@ -40,7 +40,8 @@ def curves_figure(rows: list[dict], kind: str, trace: list | None = None) -> go.
         fig.add_scatter(x=epochs, y=metric_values(rows, f"{split}_{kind}"), name=split,
                         mode="lines+markers", line=dict(color=colour))
     title = "Loss" if kind == "loss" else "Accuracy"
-    return _layout(fig, title, xaxis=_epoch_axis(epochs), yaxis_title=title.lower(), legend=dict(orientation="h"))
+    return _layout(fig, title, xaxis=_epoch_axis(epochs), yaxis_title=title.lower(),
+                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))  # above: clear of the axis title
 
 
 def _epoch_axis(epochs: list[int]) -> dict:

@@ -126,6 +126,7 @@ def test_launch_a_run_and_watch_it_complete(page, app_url):
     # Curves appear after the first epoch; the run is one epoch, so they come with "completed".
     page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=180_000)
     first_curve = time.time() - clicked
+    assert_no_error(page, "train-running")
     page.get_by_text("completed").first.wait_for(timeout=180_000)
     settle(page)
     print(f"launch -> first curve point: {first_curve:.1f} s")
