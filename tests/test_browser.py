@@ -43,6 +43,7 @@ def app_url(tmp_path_factory, mnist_dir):
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    os.environ["DIGIT_LAB_TEST_BROWSER_STORE"] = str(runs)  # for tests that inspect the store
     deadline = time.time() + 60
     while True:
         try:
@@ -173,3 +174,41 @@ def test_draw_a_digit_and_see_it_predicted(page, app_url, digit):
     settle(page)
     assert predicted.inner_text().strip() == digit
     assert_no_error(page, f"draw-{digit}")
+
+
+def launch_from(page, app_url: str, name: str) -> None:
+    """Fill the Train form with a tiny one-epoch run and press Start."""
+    page.goto(f"{app_url}/train")
+    settle(page)
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="fast", exact=True).click()
+    settle(page)
+    page.get_by_role("spinbutton", name="Epochs", exact=True).fill("1")
+    page.get_by_role("spinbutton", name="Train limit").fill("3000")
+    page.get_by_role("textbox", name="Run name").fill(name)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url("**/train?run=*", timeout=30_000)
+
+
+def test_three_runs_from_two_tabs_all_complete_in_their_own_folders(browser, app_url):
+    from core.runstore import FINAL_STATES, list_runs
+
+    runs_dir = Path(os.environ["DIGIT_LAB_TEST_BROWSER_STORE"])
+    before = {r.run_id for r in list_runs(runs_dir)}
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    tab_a, tab_b = context.new_page(), context.new_page()
+    launch_from(tab_a, app_url, "tab a")
+    launch_from(tab_b, app_url, "tab b one")
+    launch_from(tab_b, app_url, "tab b two")
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        mine = [r for r in list_runs(runs_dir) if r.run_id not in before]
+        if len(mine) == 3 and all(r.state in FINAL_STATES for r in mine):
+            break
+        time.sleep(1)
+    assert sorted(r.name for r in mine) == ["tab a", "tab b one", "tab b two"]
+    assert [r.state for r in mine] == ["completed"] * 3 and not any(r.problems for r in mine)
+    tab_a.reload()
+    settle(tab_a)
+    assert_no_error(tab_a, "train-after-three-runs")
+    context.close()
