@@ -39,12 +39,12 @@ def run_row(run: RunInfo) -> dict:
         "widths": ",".join(str(w) for w in widths) if isinstance(widths, list) else None,
         "parameters": cfg.get("parameters"), "epochs done": len(run.metrics),
         "problems": "; ".join(run.problems) or (run.status.get("error") or ""),
-        "run id": run.run_id,
+        "sweep": cfg.get("sweep_id") or "", "run id": run.run_id,
     }
 
 
 COLUMNS = ["name", "state", "model", "test acc", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
-           "parameters", "epochs done", "problems", "run id"]
+           "parameters", "epochs done", "problems", "sweep", "run id"]
 
 
 def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:

@@ -13,13 +13,16 @@ if not runs:
     st.info(f"No runs in {store.runs_dir()} yet. Start one on the Train page.")
     st.stop()
 
-f1, f2, f3 = st.columns([2, 2, 3])
+f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
 states = f1.multiselect("State", STATES, placeholder="all states")
 models = f2.multiselect("Model", sorted({r.config.get("model") or "?" for r in runs}), placeholder="all models")
-search = f3.text_input("Search names", placeholder="part of a name or run id").strip().lower()
+sweep_ids = sorted({r.config["sweep_id"] for r in runs if r.config.get("sweep_id")}, reverse=True)
+sweeps = f3.multiselect("Sweep", sweep_ids, key="runs_sweep", placeholder="any sweep or none")
+search = f4.text_input("Search names", placeholder="part of a name or run id").strip().lower()
 shown = [r for r in runs
          if (not states or r.state in states)
          and (not models or (r.config.get("model") or "?") in models)
+         and (not sweeps or r.config.get("sweep_id") in sweeps)
          and (not search or search in r.name.lower() or search in r.run_id)]
 
 st.caption(f"{len(shown)} of {len(runs)} runs · broken runs are listed with the reason under 'problems'")

@@ -358,3 +358,16 @@ def test_every_page_with_a_hundred_runs(hundred_run_store, name):
     at = run_page(name)
     assert not at.exception, at.exception
     assert not texts(at, "error")
+
+
+def test_runs_filter_by_sweep(completed_store, trained_run):
+    from conftest import copy_run
+
+    for i, sweep in enumerate(["20260103-000000-sweep-a-0001", "20260103-000000-sweep-a-0001", "20260104-000000-sweep-b-0002"]):
+        trial = copy_run(trained_run, completed_store, f"20260102-00000{i}-trial-000{i}")
+        write_json_atomic(trial / "config.json", {**read_json(trial / "config.json"), "sweep_id": sweep})
+    at = run_page("runs")
+    assert len(table(at)) == 4
+    at.multiselect(key="runs_sweep").set_value(["20260103-000000-sweep-a-0001"]).run()
+    frame = table(at)
+    assert len(frame) == 2 and set(frame["sweep"]) == {"20260103-000000-sweep-a-0001"}
