@@ -7,7 +7,6 @@ import streamlit as st
 from core.config import ConfigError
 from core.runstore import RunInfo, RunStoreError, delete_run, rename_run
 from dashboard import store
-from dashboard.widgets import LIVE_STATES
 
 FLASH_KEY = "runs_flash"
 
@@ -37,20 +36,12 @@ def rename(run: RunInfo) -> None:
             _done(f"Renamed {run.run_id} to {new_name!r}.")
 
 
-def _still_live(run_id: str) -> bool:
-    # core.runstore.delete_run's own check is swallowed (RunStoreError is a ValueError), so ask here.
-    fresh = store.fresh_run(run_id)
-    return fresh is not None and fresh.state in LIVE_STATES
-
-
 def delete(run: RunInfo) -> None:
     sure = st.checkbox("Confirm: delete this run and all its files", key=f"delete-ok-{run.run_id}")
     if st.button("Delete run", key=f"delete-btn-{run.run_id}", type="primary", disabled=not sure,
                  icon=":material/delete:"):
         try:
-            if _still_live(run.run_id):
-                raise RunStoreError("cancel the run before deleting it (Train page)")
-            delete_run(store.runs_dir(), run.run_id)
+            delete_run(store.runs_dir(), run.run_id)  # refuses a run that is still training
         except (RunStoreError, OSError) as e:
             st.error(f"Could not delete: {e}")
         else:
