@@ -175,3 +175,12 @@ def test_server_listens_on_localhost_by_default():
     from tests.conftest import PROJECT_ROOT
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
+
+
+def test_a_running_run_cannot_be_deleted(running_store):
+    from core.runstore import delete_run
+
+    run_id = list_runs(running_store)[0].run_id
+    with pytest.raises(RunStoreError, match="cancel"):
+        delete_run(running_store, run_id)
+    assert (running_store / run_id / "model.pt").exists()
