@@ -13,6 +13,7 @@ import dataclasses
 import streamlit as st
 
 from core import config as C
+from core.data import resolve_data_dir
 
 PRESET_KEY = "tf_preset"
 NO_PRESET = "(defaults)"
@@ -20,7 +21,7 @@ FORM_FIELDS = (
     "model", "activation", "pooling", "dropout", "batchnorm", "widths", "kernel_size", "padding", "hidden",
     "optimizer", "lr", "momentum", "nesterov", "weight_decay", "scheduler", "step_size", "gamma", "epochs",
     "batch_size", "loss", "label_smoothing", "ema", "augment", "val_size", "train_limit", "tta", "seed",
-    "device", "name",
+    "device", "name", "data_dir",
 )
 
 
@@ -113,6 +114,9 @@ def _data_fields() -> None:
     st.number_input("Seed", step=1, key=_key("seed"))
     st.selectbox("Device", C.DEVICES, key=_key("device"))
     st.text_input("Run name", key=_key("name"), max_chars=100)
+    st.text_input("MNIST folder", key=_key("data_dir"), placeholder=f"default: {resolve_data_dir(None)}",
+                  help="a folder holding MNIST/raw/ (empty: $MNIST_DATA_DIR, else a per-user cache "
+                       "where torchvision downloads it)")
 
 
 def train_form() -> C.TrainConfig | None:
@@ -132,6 +136,7 @@ def train_form() -> C.TrainConfig | None:
     if not submitted:
         return None
     values = {field: st.session_state[_key(field)] for field in FORM_FIELDS}
+    values["data_dir"] = (values["data_dir"] or "").strip() or None
     try:
         values["widths"] = _parse_widths(values["widths"])
         # The form already holds the preset's values: the config records them, not the preset's name

@@ -165,6 +165,7 @@ def test_train_submit_launches_and_attaches(store, monkeypatch):
     fast = PRESETS["fast"]
     assert (cfg.model, cfg.widths, cfg.epochs, cfg.hidden, cfg.name) == (
         fast["model"], fast["widths"], fast["epochs"], fast["hidden"], "my run")
+    assert cfg.data_dir is None  # an empty MNIST folder field leaves the setting to $MNIST_DATA_DIR
     assert at.query_params["run"] == ["20260101-000000-launched-0004"] or \
         at.query_params["run"] == "20260101-000000-launched-0004"
     assert at.get("progress") and any(b.label == "Cancel run" for b in at.button)
