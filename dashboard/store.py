@@ -118,3 +118,8 @@ def default_model_summary() -> dict:
             if isinstance(data, dict):
                 info[name] = data.get("summary", {}) if name == "evaluation.json" else data
     return info
+
+
+def default_model_run() -> RunInfo | None:
+    """The default model's folder read as a run (it holds a run's files), if it is there."""
+    return load_run(DEFAULT_MODEL_DIR) if (DEFAULT_MODEL_DIR / "evaluation.json").is_file() else None

@@ -8,6 +8,7 @@ from dashboard.widgets import run_picker
 
 st.title("Evaluate")
 runs = [r for r in store.all_runs() if (r.path / "evaluation.json").is_file()]
+runs += [r for r in [store.default_model_run()] if r is not None]  # last: runs are newest first
 run = run_picker(runs, "Run", key="eval_run")
 if run is None:
     st.info("No run has an evaluation yet: a run writes evaluation.json when it completes or is cancelled.")

@@ -274,10 +274,22 @@ def test_evaluate_class_filters(completed_store):
 
 
 @pytest.mark.parametrize("store_name", ["store", "running_store", "failed_store"])
-def test_evaluate_without_evaluation_says_so(store_name, request):
+def test_evaluate_without_evaluation_says_so(store_name, request, monkeypatch, tmp_path):
     request.getfixturevalue(store_name)
+    monkeypatch.setattr("dashboard.store.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
     at = run_page("evaluate")
     assert any("No run has an evaluation" in t for t in texts(at, "info"))
+
+
+@pytest.mark.parametrize("store_name", ["store", "running_store", "failed_store"])
+def test_evaluate_shows_the_default_model_when_no_run_has_an_evaluation(store_name, request):
+    from core.runstore import DEFAULT_MODEL_DIR
+
+    request.getfixturevalue(store_name)
+    at = run_page("evaluate")
+    assert not at.exception and at.selectbox(key="eval_run").value == "default-model"
+    confusion = read_json(DEFAULT_MODEL_DIR / "evaluation.json")["confusion"]
+    assert at.metric[0].value == f"{sum(confusion[i][i] for i in range(10)) / 10_000:.2%}"
 
 
 def test_evaluate_without_mnist_still_shows_the_rest(completed_store, monkeypatch, tmp_path):
