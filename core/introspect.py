@@ -29,11 +29,9 @@ def conv_kernels(model: nn.Module) -> list[Kernels]:
         h2 = torch.cat([conv.weight for conv in model.h2])
         return [Kernels("H1", model.h1.weight.detach().numpy().copy()),
                 Kernels("H2", h2.detach().numpy().copy())]
-    return [
-        Kernels(name, module.weight.detach().cpu().numpy().copy())
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Conv2d)
-    ]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    # "conv1", "conv2", ... in forward order: module paths like "features.1.0" say little.
+    return [Kernels(f"conv{i + 1}", m.weight.detach().cpu().numpy().copy()) for i, m in enumerate(convs)]
 
 
 @dataclass

@@ -11,10 +11,10 @@ import torch
 from core.data import normalize
 from core.introspect import conv_kernels, feature_maps
 from dashboard import figures, store
+from dashboard.drawing import DRAWN_KEY  # the last 28x28 image the Draw page's model saw
 
 MAX_TILES = 128
 MEAN = "mean over inputs"
-DRAWN_KEY = "drawn_digit"  # set by the Draw page: the last 28x28 image the model saw
 
 
 def _kernel_tiles(weights: np.ndarray, layer: str, key: str) -> np.ndarray:
@@ -34,10 +34,9 @@ def show_kernels(model, key: str) -> None:
     columns = st.columns(min(2, len(layers)))
     for i, layer in enumerate(layers):
         with columns[i % len(columns)]:
-            tiles = _kernel_tiles(layer.weights, f"conv{i + 1}" if "." in layer.layer else layer.layer, key)
+            tiles = _kernel_tiles(layer.weights, layer.layer, key)
             shown = tiles[:MAX_TILES]
-            name = f"conv{i + 1}" if "." in layer.layer else layer.layer  # "features.1.0" says little
-            title = f"{name}: {' x '.join(map(str, layer.shape))}"
+            title = f"{layer.layer}: {' x '.join(map(str, layer.shape))}"
             st.plotly_chart(figures.kernels_figure(shown, title), key=f"{key}_k_{layer.layer}")
             if len(tiles) > MAX_TILES:
                 st.caption(f"first {MAX_TILES} of {len(tiles)} kernels")
