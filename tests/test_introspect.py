@@ -1,7 +1,6 @@
 """Kernels and feature maps, as the Filters page gets them, for every model family."""
 
 import numpy as np
-import pytest
 import torch
 
 from core.checkpoint import load_model

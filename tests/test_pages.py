@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS
-from core.runstore import list_runs, now_iso, read_json, write_json_atomic
+from core.runstore import now_iso, read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("home", "train", "runs", "evaluate", "filters", "draw")

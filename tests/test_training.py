@@ -1,6 +1,5 @@
 """Real training on real MNIST, and the run directory it leaves."""
 
-import json
 
 import pytest
 import torch
