@@ -42,10 +42,10 @@ def predict_scores(model: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(outs)
 
 
-def score(model, images, labels, device, loss: str, tta: bool = False) -> tuple[float, float]:
+def score(model, images, labels, device, loss: str) -> tuple[float, float]:
     """(mean loss, accuracy) on a labelled set; the loss is plain, without smoothing."""
-    scores = predict_scores(model, images, device, tta=tta)
-    loss_value = loss_fn("cross_entropy" if tta else loss)(scores, labels).item()
+    scores = predict_scores(model, images, device)
+    loss_value = loss_fn(loss)(scores, labels).item()
     accuracy = (scores.argmax(1) == labels).float().mean().item()
     return loss_value, accuracy
 

@@ -155,13 +155,13 @@ START_TIMEOUT_S = 120
 
 
 def effective_state(status: dict) -> str:
-    """The state to show: a run whose process has vanished is failed, not running."""
+    """The state to show: a run (or sweep) whose process has vanished is failed, not running."""
     state = status.get("state", "failed")
     if state not in ("running", "queued"):
         return state
     if status.get("pid"):
         return state if process_alive(status["pid"]) else "failed"
-    launched = status.get("launched_at")
+    launched = status.get("launched_at") or status.get("created_at")
     try:
         age = (datetime.now(timezone.utc) - datetime.fromisoformat(launched)).total_seconds()
     except (TypeError, ValueError):

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import os
 import signal
-from datetime import datetime, timezone
 from pathlib import Path
 
-from core.runstore import (START_TIMEOUT_S, RunStoreError, is_valid_run_id, load_run, now_iso, process_alive,
-                           read_json, run_path, write_json_atomic)
+from core.runstore import (RunStoreError, effective_state, is_valid_run_id, load_run, now_iso, read_json, run_path,
+                           write_json_atomic)
 from core.sweep_plan import format_value
 
 RECORD = "sweep.json"
@@ -51,17 +50,7 @@ def cancel_requested(sweep_dir: Path) -> bool:
 
 def sweep_state(record: dict) -> str:
     """The state to show: a live sweep whose process has vanished is failed."""
-    state = record.get("state", "failed")
-    if state not in LIVE_STATES:
-        return state
-    if record.get("pid"):
-        return state if process_alive(record["pid"]) else "failed"
-    try:
-        launched = datetime.fromisoformat(record.get("launched_at") or record.get("created_at"))
-        age = (datetime.now(timezone.utc) - launched).total_seconds()
-    except (TypeError, ValueError):
-        return "failed"
-    return state if age < START_TIMEOUT_S else "failed"
+    return effective_state(record)
 
 
 def _refresh_trial(trial: dict, runs_dir: Path, sweep_state_now: str) -> dict:
