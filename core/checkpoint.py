@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import zipfile
@@ -28,8 +29,10 @@ def save_checkpoint(path: Path, model: nn.Module, cfg: TrainConfig, **extra) -> 
 
 
 def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents plus `sha256`, the digest of exactly the bytes loaded."""
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        raw = Path(path).read_bytes()
+        ckpt = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
@@ -38,6 +41,7 @@ def read_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"{Path(path).name} cannot be loaded safely: {reason}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise CheckpointError(f"{Path(path).name} is not a Digit Lab checkpoint")
+    ckpt["sha256"] = hashlib.sha256(raw).hexdigest()
     return ckpt
 
 

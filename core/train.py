@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import load_model
 from core.cli import OneLineParser, add_train_options, config_from_args, fail
 from core.config import TrainConfig
 from core.data import DataError, load_mnist, split
 from core.models import build_model, count_parameters
 from core.queue import wait_for_slot
-from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, read_metrics, run_path,
+from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
                            write_json_atomic, write_status)
-from core.training import Cancelled, Hooks, TrainResult, resolve_device, train, write_evaluation
+from core.run_report import write_evaluation
+from core.training import Cancelled, Hooks, resolve_device, train
 
 PROGRESS_EVERY_S = 0.5
 
@@ -136,10 +136,10 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
         hooks = Hooks(on_batch=progress.on_batch, on_epoch=on_epoch or (lambda row: None),
                       should_stop=lambda: stop["asked"] or bool(should_stop and should_stop()))
         clock = time.perf_counter()
-        result = train(cfg, data, run_dir, hooks)
+        train(cfg, data, run_dir, hooks)
         timings["train_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        write_evaluation(run_dir, result.model, cfg, data, result)
+        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta, device)
         timings["evaluation_s"] = time.perf_counter() - clock
         write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
     except Cancelled:
@@ -160,10 +160,7 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
 def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
     """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
     if data is not None and (run_dir / "model.pt").exists():
-        model, _, ckpt = load_model(run_dir / "model.pt")
-        result = TrainResult(rows=read_metrics(run_dir / "metrics.csv"),
-                             best_epoch=int(ckpt.get("epoch", 0)), best_val_acc=float(ckpt.get("val_acc", 0)))
-        write_evaluation(run_dir, model, cfg, data, result)
+        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta)
     write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)
 
 

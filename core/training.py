@@ -19,9 +19,9 @@ from core.augment import random_affine
 from core.checkpoint import save_checkpoint
 from core.config import TrainConfig
 from core.data import MNIST_MEAN, MNIST_STD, Splits
-from core.evaluation import loss_fn, predict_scores, score, test_report
+from core.evaluation import loss_fn, score
 from core.models import build_model
-from core.runstore import metrics_to_csv, write_bytes_atomic, write_json_atomic, write_status
+from core.runstore import metrics_to_csv, write_bytes_atomic
 
 
 SMALL_BATCH = 32
@@ -82,7 +82,6 @@ class TrainResult:
     rows: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_val_acc: float = -1.0
-    model: nn.Module | None = None
 
 
 class Trainer:
@@ -182,22 +181,5 @@ def train(cfg: TrainConfig, data: Splits, run_dir: Path, hooks: Hooks | None = N
             save_checkpoint(run_dir / "model.pt", scored, cfg, epoch=epoch, val_acc=val_acc)
         hooks.on_epoch(row)
 
-    result.model = trainer.scored_model
     return result
 
-
-def write_evaluation(run_dir: Path, model: nn.Module, cfg: TrainConfig, data: Splits, result: TrainResult) -> dict:
-    """Score the best checkpoint on the test set and write evaluation.json."""
-    device = next(model.parameters()).device
-    scores = predict_scores(model, data.test_x, device, tta=cfg.tta)
-    report = test_report(scores, data.test_y)
-    report["summary"] = {
-        "best_epoch": result.best_epoch,
-        "best_val_acc": result.best_val_acc,
-        "test_acc": report["test_acc"],
-        "epochs_done": len(result.rows),
-        "tta": cfg.tta,
-    }
-    write_json_atomic(run_dir / "evaluation.json", report)
-    write_status(run_dir, summary=report["summary"])
-    return report

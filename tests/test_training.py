@@ -1,6 +1,8 @@
 """Real training on real MNIST, and the run directory it leaves."""
 
 
+import hashlib
+
 import pytest
 import torch
 
@@ -77,3 +79,37 @@ def test_other_families_learn(model, mnist_dir, tmp_path):
     cfg = from_preset(preset, model=model, epochs=1, train_limit=3000, augment=0.0, data_dir=str(mnist_dir))
     summary = read_json(run(cfg, tmp_path) / "evaluation.json")["summary"]
     assert summary["test_acc"] > 0.80, summary
+
+
+def test_evaluation_scores_exactly_the_kept_weights(mnist_dir, tmp_path):
+    """A run whose best validation epoch is not its last: evaluation.json must describe
+    model.pt (the best epoch), not the weights the loop ended with."""
+    # Seed 0 with this too-large constant learning rate peaks at epoch 2 of 3 (measured).
+    cfg = from_preset(None, model="cnn", widths=(4, 8), hidden=16, epochs=3, train_limit=1000, val_size=500,
+                      optimizer="sgd", lr=0.3, scheduler="none", augment=0.0, data_dir=str(mnist_dir))
+    run_dir = run(cfg, tmp_path)
+    rows = read_metrics(run_dir / "metrics.csv")
+    report = read_json(run_dir / "evaluation.json")
+    best = max(rows, key=lambda r: r["val_acc"])
+    assert best["epoch"] < rows[-1]["epoch"], "precondition: the best epoch must not be the last"
+    assert best["test_acc"] != rows[-1]["test_acc"], "precondition: the two epochs must score differently"
+
+    assert report["scored"] == {"file": "model.pt", "epoch": best["epoch"],
+                                "sha256": hashlib.sha256((run_dir / "model.pt").read_bytes()).hexdigest()}
+    assert report["summary"]["best_epoch"] == best["epoch"] and report["summary"]["epochs_done"] == 3
+    assert report["test_acc"] == pytest.approx(best["test_acc"], abs=1e-6)
+    # And independently: model.pt itself scores what the report says.
+    model, _, _ = load_model(run_dir / "model.pt")
+    test = load_mnist(mnist_dir)
+    accuracy = (predict_scores(model, test.test_images, torch.device("cpu")).argmax(1) == test.test_labels)
+    assert accuracy.float().mean().item() == pytest.approx(report["test_acc"], abs=1e-6)
+    assert read_json(run_dir / "status.json")["summary"]["test_acc"] == report["test_acc"]
+
+
+def test_default_model_report_describes_its_model_pt():
+    from core.runstore import DEFAULT_MODEL_DIR
+
+    report = read_json(DEFAULT_MODEL_DIR / "evaluation.json")
+    digest = hashlib.sha256((DEFAULT_MODEL_DIR / "model.pt").read_bytes()).hexdigest()
+    assert report["scored"]["sha256"] == digest
+    assert report["scored"]["epoch"] == torch.load(DEFAULT_MODEL_DIR / "model.pt", weights_only=True)["epoch"]
