@@ -43,7 +43,7 @@ def new_sweep_form(expanded: bool) -> None:
     with st.expander("New sweep", expanded=expanded, icon=":material/add:"):
         options = st.multiselect("Options to sweep", sweepable_options(), default=["activation", "pooling"],
                                  key="sw_options", placeholder="pick one or more options")
-        with st.form("sw_form"):
+        with st.form("sw_form", enter_to_submit=False):  # only the button launches
             texts = {name: st.text_input(f"{name} values", value=_suggestion(name), key=f"sw_values_{name}",
                                          help=_help(name)) for name in options}
             c1, c2, c3, c4, c5 = st.columns(5)

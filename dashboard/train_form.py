@@ -121,7 +121,7 @@ def _data_fields() -> None:
 
 def train_form() -> C.TrainConfig | None:
     """Draw the form; on a valid submit return the config, on an invalid one show why."""
-    with st.form("train_form"):
+    with st.form("train_form", enter_to_submit=False):  # only the button launches
         model_col, opt_col, data_col = st.columns(3)
         with model_col:
             st.markdown("**Model**")

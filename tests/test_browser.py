@@ -141,6 +141,34 @@ def test_launch_a_run_and_watch_it_complete(page, app_url):
     assert "1 of 1 runs" in page.inner_text("body")
 
 
+def test_enter_in_a_form_field_launches_nothing(page, app_url):
+    """Typing a value and pressing Enter must not submit: only the buttons start work."""
+    from core.runstore import list_runs
+    from core.sweep_record import sweeps_dir_for
+
+    runs_dir = Path(os.environ["DIGIT_LAB_TEST_BROWSER_STORE"])
+    runs_before = {r.run_id for r in list_runs(runs_dir)}
+    sweeps_before = set(sweeps_dir_for(runs_dir).glob("*")) if sweeps_dir_for(runs_dir).exists() else set()
+    page.goto(f"{app_url}/train")
+    settle(page)
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("textbox", name="Run name").fill("not yet")
+    page.get_by_role("textbox", name="Run name").press("Enter")
+    page.goto(f"{app_url}/sweeps")
+    settle(page)
+    values = page.get_by_role("textbox", name="activation values")
+    values.fill("relu,tanh")
+    values.press("Enter")
+    page.get_by_role("spinbutton", name="Epochs").press("Enter")
+    page.wait_for_timeout(3000)  # time for a (wrongly) launched child to reserve its folder
+    settle(page)
+    assert_no_error(page, "enter-launches-nothing")
+    assert {r.run_id for r in list_runs(runs_dir)} == runs_before
+    assert (set(sweeps_dir_for(runs_dir).glob("*")) if sweeps_dir_for(runs_dir).exists() else set()) == sweeps_before
+
+
 STROKES = {
     "1": [[(140, 40), (140, 240)]],
     "7": [[(60, 50), (210, 50), (110, 240)]],
