@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.models import LeNet1989
+from core.models import MLP, ConvNet, LeNet1989
 
 
 @dataclass
@@ -40,35 +40,35 @@ class FeatureMaps:
     maps: np.ndarray  # [channels, H, W] for spatial layers, [units] for dense ones
 
 
-def _watched_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers worth showing: the output of each conv block / dense layer."""
-    watched = []
-    features = getattr(model, "features", None)
-    if features is not None:
-        watched += [(f"block{i + 1}", block) for i, block in enumerate(features)]
-        watched += [(f"fc{i + 1}", m) for i, m in enumerate(m for m in model.classifier if isinstance(m, nn.Linear))]
-    else:
-        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-        watched += [(f"fc{i + 1}", m) for i, m in enumerate(linears)]
-    return watched
+def _dense_stages(layers: nn.Sequential, x: torch.Tensor, captured: list[FeatureMaps]) -> None:
+    """Run `layers` one by one, recording the output of each Linear as fc1, fc2, ..."""
+    dense = 0
+    for layer in layers:
+        x = layer(x)
+        if isinstance(layer, nn.Linear):
+            dense += 1
+            captured.append(FeatureMaps(f"fc{dense}", x[0].float().cpu().numpy().copy()))
 
 
 @torch.inference_mode()
 def feature_maps(model: nn.Module, x: torch.Tensor) -> list[FeatureMaps]:
-    """Activations of every layer for one normalized [1, 1, 28, 28] input."""
+    """Activations of every layer for one normalized [1, 1, 28, 28] input.
+
+    The forward pass is walked stage by stage rather than hooked: the app shares
+    one cached model between sessions, and a hook on a shared module would hand
+    one session's activations to another.
+    """
     model.eval()
     if isinstance(model, LeNet1989):
         return [FeatureMaps(name, t[0].float().numpy().copy()) for name, t in model.stages(x).items()]
     captured: list[FeatureMaps] = []
-    handles = [
-        module.register_forward_hook(
-            lambda _m, _inp, out, name=name: captured.append(FeatureMaps(name, out[0].float().cpu().numpy().copy()))
-        )
-        for name, module in _watched_layers(model)
-    ]
-    try:
-        model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    if isinstance(model, ConvNet):
+        for i, block in enumerate(model.features):
+            x = block(x)
+            captured.append(FeatureMaps(f"block{i + 1}", x[0].float().cpu().numpy().copy()))
+        _dense_stages(model.classifier, x, captured)
+    elif isinstance(model, MLP):
+        _dense_stages(model.layers, x, captured)
+    else:
+        raise TypeError(f"no feature maps for {type(model).__name__}")
     return captured

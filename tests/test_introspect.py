@@ -45,3 +45,21 @@ def test_last_feature_map_is_the_models_output():
         expected = model(x)[0].numpy()
     assert np.allclose(feature_maps(model, x)[-1].maps, expected, atol=1e-5)
 
+
+
+def test_feature_maps_are_safe_on_one_shared_model_across_threads():
+    """The app caches one model for every session: concurrent callers must each get
+    the activations of their own digit, exactly as if they had run alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for cfg in (from_preset("seed-cnn"), from_preset(None, model="mlp"), from_preset("lenet1989")):
+        model = build_model(cfg).eval()
+        inputs = [torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(i)) for i in range(16)]
+        alone = [feature_maps(model, x) for x in inputs]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for _ in range(3):
+                together = list(pool.map(lambda x: feature_maps(model, x), inputs * 4))
+                for i, maps in enumerate(together):
+                    expected = alone[i % len(inputs)]
+                    assert [m.layer for m in maps] == [m.layer for m in expected]
+                    assert all(np.array_equal(a.maps, b.maps) for a, b in zip(maps, expected)), cfg.model
