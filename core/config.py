@@ -76,7 +76,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["widths"] = list(self.resolved_widths())
+        d["widths"] = list(self.resolved_widths()) if self.model != "lenet1989" else None
         return d
 
     @classmethod
@@ -95,8 +95,7 @@ PRESETS: dict[str, dict] = {
     # paper's 23 passes over 7,291 digits are ~168k updates; 3 epochs over
     # MNIST's 55,000 training digits are ~165k.
     "lenet1989": dict(
-        model="lenet1989", activation="tanh", pooling="none", batchnorm=False,
-        dropout=0.0, optimizer="sgd", lr=0.03, momentum=0.0, weight_decay=0.0,
+        model="lenet1989", optimizer="sgd", lr=0.03, momentum=0.0, weight_decay=0.0,
         scheduler="none", epochs=3, batch_size=1, loss="mse", augment=0.0,
     ),
     # The 24/36-filter CNN of the seed recipe.
@@ -126,16 +125,55 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# Options that mean something only beside certain others: (does it apply?, when it does).
+# Elsewhere the engine would silently ignore them, so a value the user gives there is
+# refused, and a default or a preset's value is dropped (None in config.json).
+def _not_lenet(c: TrainConfig) -> bool:
+    return c.model != "lenet1989"
+
+
+APPLIES_WHEN: dict[str, tuple] = {
+    "activation": (_not_lenet, "model is cnn or mlp (lenet1989 is tanh throughout, as in the paper)"),
+    "dropout": (_not_lenet, "model is cnn or mlp (lenet1989 has the paper's fixed layers)"),
+    "batchnorm": (_not_lenet, "model is cnn or mlp (lenet1989 has the paper's fixed layers)"),
+    "widths": (_not_lenet, "model is cnn or mlp (lenet1989 has the paper's fixed layers)"),
+    "pooling": (lambda c: c.model == "cnn", "model is cnn"),
+    "kernel_size": (lambda c: c.model == "cnn", "model is cnn"),
+    "padding": (lambda c: c.model == "cnn", "model is cnn"),
+    "hidden": (lambda c: c.model == "cnn", "model is cnn (an mlp's layers are its widths)"),
+    "momentum": (lambda c: c.optimizer == "sgd", "optimizer is sgd"),
+    "nesterov": (lambda c: c.optimizer == "sgd", "optimizer is sgd"),
+    "step_size": (lambda c: c.scheduler == "step", "scheduler is step"),
+    "gamma": (lambda c: c.scheduler == "step", "scheduler is step"),
+    "label_smoothing": (lambda c: c.loss == "cross_entropy", "loss is cross_entropy"),
+}
+
+
+def not_applicable(field_name: str) -> ConfigError:
+    return ConfigError(field_name, f"has no effect unless {APPLIES_WHEN[field_name][1]}")
+
+
 def from_preset(preset: str | None, **overrides) -> TrainConfig:
-    """A config from a preset (or the defaults) with explicit options on top."""
+    """A config from a preset (or the defaults) with explicit options on top.
+
+    `overrides` are what the user said (None = not said). An option that has no
+    effect with the others is refused when the user gave it, and dropped (None)
+    when it came from the defaults or the preset.
+    """
     values: dict = {}
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         values.update(PRESETS[preset])
         values["preset"] = preset
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
     cfg = TrainConfig.from_dict(values)
+    for name, (applies, _) in APPLIES_WHEN.items():
+        if not applies(cfg):
+            if name in given:
+                raise not_applicable(name)
+            setattr(cfg, name, None)
     validate(cfg)
     return cfg
 
@@ -182,27 +220,38 @@ def check_name(name: str) -> None:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Raise ConfigError naming the first field outside its allowed values."""
+    """Raise ConfigError naming the first field outside its allowed values, or set
+    where it has no effect (None marks an option that does not apply)."""
     _choice("model", cfg.model, MODELS)
-    _choice("activation", cfg.activation, ACTIVATIONS)
-    _choice("pooling", cfg.pooling, POOLINGS)
-    _choice("padding", cfg.padding, PADDINGS)
     _choice("optimizer", cfg.optimizer, OPTIMIZERS)
     _choice("scheduler", cfg.scheduler, SCHEDULERS)
     _choice("loss", cfg.loss, LOSSES)
     _choice("device", cfg.device, DEVICES)
-    _in_range("dropout", cfg.dropout, 0, 1, high_open=True)
+    for name, (applies, _) in APPLIES_WHEN.items():
+        if not applies(cfg) and getattr(cfg, name) is not None:
+            raise not_applicable(name)
+    if cfg.model != "lenet1989":
+        _choice("activation", cfg.activation, ACTIVATIONS)
+        _in_range("dropout", cfg.dropout, 0, 1, high_open=True)
+    if cfg.model == "cnn":
+        _choice("pooling", cfg.pooling, POOLINGS)
+        _choice("padding", cfg.padding, PADDINGS)
+        _whole("kernel_size", cfg.kernel_size, 1, 9)
+        _whole("hidden", cfg.hidden, 1, 65_536)
+    if cfg.optimizer == "sgd":
+        _in_range("momentum", cfg.momentum, 0, 1, high_open=True)
+        if cfg.nesterov and cfg.momentum == 0:
+            raise ConfigError("nesterov", "needs momentum > 0")
+    if cfg.scheduler == "step":
+        _whole("step_size", cfg.step_size, 1)
+        _in_range("gamma", cfg.gamma, 0, 1, low_open=True)
+    if cfg.loss == "cross_entropy":
+        _in_range("label_smoothing", cfg.label_smoothing, 0, 1, high_open=True)
     _in_range("lr", cfg.lr, 0, 10, low_open=True)
-    _in_range("momentum", cfg.momentum, 0, 1, high_open=True)
     _in_range("weight_decay", cfg.weight_decay, 0, 1)
-    _in_range("gamma", cfg.gamma, 0, 1, low_open=True)
-    _in_range("label_smoothing", cfg.label_smoothing, 0, 1, high_open=True)
     _in_range("ema", cfg.ema, 0, 1, high_open=True)
     _in_range("augment", cfg.augment, 0, 3)
     _whole("epochs", cfg.epochs, 1, 1000)
-    _whole("step_size", cfg.step_size, 1)
-    _whole("kernel_size", cfg.kernel_size, 1, 9)
-    _whole("hidden", cfg.hidden, 1, 65_536)
     _whole("seed", cfg.seed, 0, 2**32 - 1)
     _whole("val_size", cfg.val_size, 1, TRAIN_SIZE - 1)
     train_size = TRAIN_SIZE - cfg.val_size
@@ -211,8 +260,6 @@ def validate(cfg: TrainConfig) -> None:
         train_size = cfg.train_limit
     _whole("batch_size", cfg.batch_size, 1, train_size)
     check_name(cfg.name)
-    if cfg.model == "lenet1989" and cfg.widths:
-        raise ConfigError("widths", "lenet1989 has the paper's fixed layers; leave widths empty")
     widths = cfg.resolved_widths()
     if cfg.model != "lenet1989":
         if not 1 <= len(widths) <= 6:
@@ -227,5 +274,3 @@ def validate(cfg: TrainConfig) -> None:
                 f"{len(widths)} conv blocks with kernel {cfg.kernel_size} shrink the 28x28 "
                 f"image to nothing (sizes {sizes}); use fewer blocks, a smaller kernel or padding 'same'",
             )
-    if cfg.model == "lenet1989" and cfg.loss == "mse" and cfg.label_smoothing:
-        raise ConfigError("label_smoothing", "only applies to the cross_entropy loss")

@@ -135,13 +135,19 @@ def train_form() -> C.TrainConfig | None:
         submitted = st.form_submit_button("Start training", type="primary")
     if not submitted:
         return None
-    values = {field: st.session_state[_key(field)] for field in FORM_FIELDS}
-    values["data_dir"] = (values["data_dir"] or "").strip() or None
+    choice = st.session_state.get(PRESET_KEY, NO_PRESET)
+    preset = None if choice == NO_PRESET else choice
+    # What the user changed from what the preset filled in counts as said, as on the
+    # command line: a changed option that has no effect is refused, an untouched one dropped.
+    filled = {field: _widget_value(field, value) for field, value in _values_for(preset).items()}
+    values = {field: st.session_state[_key(field)] for field in FORM_FIELDS
+              if st.session_state[_key(field)] != filled.get(field)}
+    if "data_dir" in values:
+        values["data_dir"] = (values["data_dir"] or "").strip() or None
     try:
-        values["widths"] = _parse_widths(values["widths"])
-        # The form already holds the preset's values: the config records them, not the preset's name
-        # (a name would make the child re-apply the preset under fields left empty, e.g. widths).
-        return C.from_preset(None, **values)
+        if "widths" in values:
+            values["widths"] = _parse_widths(values["widths"])
+        return C.from_preset(preset, **values)
     except C.ConfigError as e:
         message = str(e).split(": ", 1)[-1]
         st.error(f"**{e.field}**: {message}", icon=":material/error:")

@@ -125,6 +125,27 @@ def test_train_bad_option_names_the_field_and_launches_nothing(store, monkeypatc
     assert launched == [] and list(store.iterdir()) == []
 
 
+def test_train_refuses_a_changed_option_that_has_no_effect(store, monkeypatch):
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    at.selectbox(key="tf_optimizer").set_value("adam")
+    at.number_input(key="tf_momentum").set_value(0.5)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert "**momentum**" in texts(at, "error")[0] and "optimizer is sgd" in texts(at, "error")[0]
+    assert launched == []
+
+
+def test_train_drops_a_presets_option_that_stopped_applying(store, monkeypatch):
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    at.selectbox(key="tf_preset").set_value("seed-cnn").run()
+    at.selectbox(key="tf_optimizer").set_value("adam")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not texts(at, "error")
+    assert len(launched) == 1 and launched[0].optimizer == "adam" and launched[0].momentum is None
+    assert launched[0].preset == "seed-cnn" and launched[0].widths == (24, 36)
+
+
 def test_train_bad_widths_text(store, monkeypatch):
     launched = _no_launch(monkeypatch)
     at = run_page("train")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.runstore import load_run, process_alive, read_json
+from core.liveness import is_alive
+from core.runstore import load_run, read_json
 from core.sweep import (SweepError, aggregate, cancel_sweep, launch_sweep, list_sweeps, load_sweep, main,
                         plan_sweep, sweep_table, sweeps_dir_for)
 from core.sweep_plan import parse_grid_args, typed_grid
@@ -41,6 +42,7 @@ def test_importing_core_sweep_imports_neither_ray_nor_torch():
     ("seed=1,2", "seed"),
     ("batchnorm=maybe", "batchnorm"),
     ("widths=8/x", "widths"),
+    ("momentum=0.5,0.9", "momentum"),  # the base optimizer is adamw: momentum would be ignored
 ])
 def test_bad_grid_fails_before_anything_starts(tmp_path, capsys, grid, option):
     store = tmp_path / "store"
@@ -210,6 +212,6 @@ def test_cancelling_a_sweep_cancels_its_runs(mnist_dir, tmp_path):
     log = (sweeps_dir_for(runs) / sweep_id / "sweep.log").read_text()
     assert "Traceback" not in log, log
     deadline = time.monotonic() + 60  # the sweep process (and its Ray) is gone soon after
-    while process_alive(record["pid"]):
+    while is_alive(record):
         assert time.monotonic() < deadline, "the sweep process outlived its record by a minute"
         time.sleep(0.5)
