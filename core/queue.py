@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from core.runstore import effective_state, read_json, write_status
+from core.liveness import is_alive
+from core.runstore import read_json, write_status
 
 DEFAULT_LIMIT = max(1, (os.cpu_count() or 2) // 2)
 POLL_S = 1.0
@@ -29,7 +30,9 @@ def running_runs(runs_dir: Path, exclude: Path | None = None) -> int:
             status = read_json(status_path)
         except (OSError, ValueError):
             continue
-        if status.get("state") == "running" and effective_state(status) == "running":
+        # A run holds a slot while its owner lives (core.liveness): a dead process, a
+        # reused pid or another host's stale heartbeat frees it.
+        if isinstance(status, dict) and status.get("state") == "running" and is_alive(status):
             count += 1
     return count
 

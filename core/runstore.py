@@ -16,10 +16,13 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from core.liveness import START_TIMEOUT_S, is_alive  # noqa: F401 (START_TIMEOUT_S: re-exported)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
@@ -124,49 +127,29 @@ def read_metrics(path: Path) -> list[dict]:
 
 # ---------------------------------------------------------------- status
 
-def process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+# Only the run's own process writes status.json, but from two threads: the main one
+# and the heartbeat (core.liveness.Heartbeat). Each write reads, merges and replaces
+# the file, so the two take turns, or one would drop the other's fields.
+_STATUS_LOCK = threading.Lock()
 
 
 def write_status(run_dir: Path, **fields) -> dict:
     """Merge `fields` into status.json (only the run's own process writes it)."""
     path = Path(run_dir) / "status.json"
-    status = read_json(path) if path.exists() else {}
-    status.update(fields)
-    write_json_atomic(path, status)
+    with _STATUS_LOCK:
+        status = read_json(path) if path.exists() else {}
+        status.update(fields)
+        write_json_atomic(path, status)
     return status
 
 
-# A launched child records its pid within seconds; one that never does has died.
-START_TIMEOUT_S = 120
-
-
 def effective_state(status: dict) -> str:
-    """The state to show: a run (or sweep) whose process has vanished is failed, not running."""
+    """The state to show: a run (or sweep) whose process has died is failed, not running
+    (the rule, host + pid + start time or a heartbeat, is core.liveness.is_alive)."""
     state = status.get("state", "failed")
     if state not in ("running", "queued"):
         return state
-    if status.get("pid"):
-        return state if process_alive(status["pid"]) else "failed"
-    launched = status.get("launched_at") or status.get("created_at")
-    try:
-        age = (datetime.now(timezone.utc) - datetime.fromisoformat(launched)).total_seconds()
-    except (TypeError, ValueError):
-        return "failed"
-    return state if age < START_TIMEOUT_S else "failed"
+    return state if is_alive(status) else "failed"
 
 
 # ---------------------------------------------------------------- reading runs

@@ -30,10 +30,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 from core.cli import OneLineParser, add_train_options, fail, options_to_args
+from core.liveness import Heartbeat, cancel_watch, identity, utc_now_iso
 from core.runstore import (DEFAULT_RUNS_DIR, PROJECT_ROOT, RunStoreError, load_run, new_run_id, now_iso, run_path)
 from core.sweep_plan import (SweepError, Trial, base_options, format_value, grid_to_args,
                              parse_grid_args, plan, plan_sweep, point_label, sweepable_options, typed_grid)
@@ -44,7 +45,6 @@ __all__ = ["plan_sweep", "launch_sweep", "list_sweeps", "load_sweep", "cancel_sw
            "sweeps_dir_for", "sweepable_options", "SweepError", "main"]
 
 CONNECT_TIMEOUT_S = 3.0
-CANCEL_POLL_S = 0.5
 PROG = "python -m core.sweep"
 
 
@@ -94,7 +94,7 @@ def new_record(sweep_id: str, trials: list[Trial], grid: dict, args: argparse.Na
         "started_at": now_iso(),
         "ended_at": None,
         "state": "running",
-        "pid": os.getpid(),
+        **identity(),  # host, pid, pid_started, heartbeat_at: who runs the sweep (core.liveness)
         "error": None,
         "grid": grid,
         "seeds": sorted({t.seed for t in trials}),
@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                                                args, base, address, previous))
     driver.save()
     print(sweep_dir, flush=True)  # first, so a script can watch the sweep
-    return driver.run(trials, runs_dir, address, args.max_concurrent)
+    with Heartbeat(driver.heartbeat):
+        return driver.run(trials, runs_dir, address, args.max_concurrent)
 
 
 def _read_or_none(sweep_dir: Path) -> dict | None:
@@ -156,21 +157,42 @@ def _read_or_none(sweep_dir: Path) -> dict | None:
 
 def _mark_failed(sweep_dir: Path, error: str) -> None:
     record = _read_or_none(sweep_dir) or {"id": sweep_dir.name, "trials": []}
-    record.update(state="failed", error=error, ended_at=now_iso(), pid=os.getpid())
+    record.update(state="failed", error=error, ended_at=now_iso(), **identity())
     write_record(sweep_dir, record)
 
 
 # ---------------------------------------------------------------- the sweep process
 
 class SweepDriver:
-    """Owns sweep.json while the sweep runs: trial states, accuracies, the final state."""
+    """Owns sweep.json while the sweep runs: trial states, accuracies, the final state.
+
+    Two threads write it: the main one (Tune callbacks, the end) and the heartbeat.
+    Every change to `record` and every save holds `lock`, so a save never serialises
+    a record being changed and neither write loses the other's fields.
+    """
 
     def __init__(self, sweep_dir: Path, record: dict):
         self.sweep_dir, self.record = Path(sweep_dir), record
         self.signals = 0
+        self.lock = threading.RLock()
+
+    # Tune pickles its callbacks (ours holds the driver) into its own state files: not the lock.
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def save(self) -> None:
-        write_record(self.sweep_dir, self.record)
+        with self.lock:
+            write_record(self.sweep_dir, self.record)
+
+    def heartbeat(self) -> None:
+        """Refresh heartbeat_at (from the Heartbeat thread, every few seconds)."""
+        with self.lock:
+            self.record["heartbeat_at"] = utc_now_iso()
+            self.save()
 
     def trial(self, index: int) -> dict:
         return self.record["trials"][index]
@@ -178,28 +200,31 @@ class SweepDriver:
     # -- events from Ray Tune (in this process's main thread)
 
     def started(self, index: int) -> None:
-        if self.trial(index)["state"] == "queued":
-            self.trial(index)["state"] = "running"
-            self.save()
+        with self.lock:
+            if self.trial(index)["state"] == "queued":
+                self.trial(index)["state"] = "running"
+                self.save()
 
     def epoch(self, index: int, row: dict) -> None:
-        t = self.trial(index)
-        t["epochs_done"] = int(row.get("epoch", 0))
-        if row.get("val_acc") is not None:
-            t["val_acc"] = max(row["val_acc"], t.get("val_acc") or 0.0)
-        self.save()
+        with self.lock:
+            t = self.trial(index)
+            t["epochs_done"] = int(row.get("epoch", 0))
+            if row.get("val_acc") is not None:
+                t["val_acc"] = max(row["val_acc"], t.get("val_acc") or 0.0)
+            self.save()
 
     def finished(self, index: int, state: str, val_acc=None, test_acc=None, error=None) -> None:
-        t = self.trial(index)
-        if t["state"] in ("completed", "failed", "cancelled"):
-            return
-        t.update(state=state, error=error)
-        if val_acc is not None:
-            t["val_acc"] = val_acc
-        if test_acc is not None:
-            t["test_acc"] = test_acc
-        self.save()
-        done = sum(x["state"] in ("completed", "failed", "cancelled") for x in self.record["trials"])
+        with self.lock:
+            t = self.trial(index)
+            if t["state"] in ("completed", "failed", "cancelled"):
+                return
+            t.update(state=state, error=error)
+            if val_acc is not None:
+                t["val_acc"] = val_acc
+            if test_acc is not None:
+                t["test_acc"] = test_acc
+            self.save()
+            done = sum(x["state"] in ("completed", "failed", "cancelled") for x in self.record["trials"])
         what = f"test acc {test_acc:.4f}" if test_acc is not None else (error or "")
         print(f"[{done}/{len(self.record['trials'])}] {state:<9} {point_label(t['point'])} seed={t['seed']}  "
               f"{what}  ({t['run_id']})", flush=True)
@@ -246,21 +271,22 @@ class SweepDriver:
 
     def finish(self, runs_dir: Path, error: str | None) -> int:
         cancelled = cancel_requested(self.sweep_dir)
-        for t in self.record["trials"]:
-            if t["state"] in ("completed", "failed", "cancelled"):
-                continue
-            run_dir = run_path(runs_dir, t["run_id"])
-            if (run_dir / "status.json").exists():  # it started; its run knows how it ended
-                info = load_run(run_dir)
-                t["state"] = info.state if info.state not in ("queued", "running") else "failed"
-                t["test_acc"] = info.summary.get("test_acc", t.get("test_acc"))
-                t["error"] = info.status.get("error")
-            else:
-                t["state"] = "cancelled" if cancelled else "failed"
-                t["error"] = None if cancelled else (error or "did not run")
-        state = "cancelled" if cancelled else ("failed" if error else "completed")
-        self.record.update(state=state, ended_at=now_iso(), error=error)
-        self.save()
+        with self.lock:
+            for t in self.record["trials"]:
+                if t["state"] in ("completed", "failed", "cancelled"):
+                    continue
+                run_dir = run_path(runs_dir, t["run_id"])
+                if (run_dir / "status.json").exists():  # it started; its run knows how it ended
+                    info = load_run(run_dir)
+                    t["state"] = info.state if info.state not in ("queued", "running") else "failed"
+                    t["test_acc"] = info.summary.get("test_acc", t.get("test_acc"))
+                    t["error"] = info.status.get("error")
+                else:
+                    t["state"] = "cancelled" if cancelled else "failed"
+                    t["error"] = None if cancelled else (error or "did not run")
+            state = "cancelled" if cancelled else ("failed" if error else "completed")
+            self.record.update(state=state, ended_at=now_iso(), error=error)
+            self.save()
         if not error or any(t["state"] == "completed" for t in self.record["trials"]):
             print_table(self.record)
         if error:
@@ -352,9 +378,10 @@ def _run_on_ray(driver: SweepDriver, trials: list[Trial], runs_dir: Path, addres
     try:
         driver.install_signal_handlers()  # ray.init put its own SIGTERM handler in place
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        driver.record["max_concurrent"] = min(max_concurrent or cpus, len(trials))
-        driver.record["cluster_cpus"] = cpus
-        driver.save()
+        with driver.lock:
+            driver.record["max_concurrent"] = min(max_concurrent or cpus, len(trials))
+            driver.record["cluster_cpus"] = cpus
+            driver.save()
         specs = [{"index": t.index, "run_id": t.run_id, "config": t.config.to_dict(),
                   "runs_dir": str(Path(runs_dir).absolute()), "cancel_path": str(driver.sweep_dir / CANCEL_FLAG)}
                  for t in trials]
@@ -421,13 +448,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     if cancel.exists():  # the sweep was cancelled before this trial started
         tune.report({**final, "state": "cancelled"})
         return
-    poll = {"at": 0.0, "stop": False}
-
-    def should_stop() -> bool:
-        now = time.monotonic()
-        if not poll["stop"] and now - poll["at"] >= CANCEL_POLL_S:
-            poll["at"], poll["stop"] = now, cancel.exists()
-        return poll["stop"]
+    should_stop = cancel_watch(cancel)
 
     def on_epoch(row: dict) -> None:
         tune.report({**row, "index": spec["index"], "sweep_final": False})

@@ -9,16 +9,16 @@ Beside it: `cancel` (a flag file: trials stop when it appears), `sweep.log`
 from __future__ import annotations
 
 import math
-import os
 import signal
 from pathlib import Path
 
+from core.liveness import CANCEL_FILE, signal_owner
 from core.runstore import (RunStoreError, effective_state, is_valid_run_id, load_run, now_iso, read_json, run_path,
                            write_json_atomic)
 from core.sweep_plan import format_value
 
 RECORD = "sweep.json"
-CANCEL_FLAG = "cancel"
+CANCEL_FLAG = CANCEL_FILE  # the same file name as a run's
 LIVE_STATES = ("queued", "running")
 
 
@@ -49,7 +49,8 @@ def cancel_requested(sweep_dir: Path) -> bool:
 
 
 def sweep_state(record: dict) -> str:
-    """The state to show: a live sweep whose process has vanished is failed."""
+    """The state to show: a live sweep whose process has died is failed (the same
+    rule as a run's: host + pid + start time, or a heartbeat; see core.liveness)."""
     return effective_state(record)
 
 
@@ -128,18 +129,15 @@ def list_sweeps(runs_dir: Path) -> list[dict]:
 
 def cancel_sweep(runs_dir: Path, sweep_id: str) -> bool:
     """Raise the cancel flag (running trials stop after their batch, the rest never start)
-    and SIGTERM the sweep process. True if a live sweep was asked to stop."""
+    and SIGTERM the sweep process, only if it is this host's live process with the
+    recorded pid and start time (never a stranger that reuses the pid; a sweep driven
+    from another host sees the flag). True if a live sweep was asked to stop."""
     sweep_dir = sweep_path(runs_dir, sweep_id)
     record = read_record(sweep_dir)
     if sweep_state(record) not in LIVE_STATES:
         return False
     (sweep_dir / CANCEL_FLAG).write_text(now_iso() + "\n")
-    pid = record.get("pid")
-    if pid:
-        try:
-            os.kill(int(pid), signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+    signal_owner(record, signal.SIGTERM)
     return True
 
 

@@ -100,27 +100,38 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
     """Train into a run directory (new, or the one a launcher reserved as `run_id`),
     first waiting until fewer than `queue_limit` runs train (0 = no queue);
     returns the directory whatever happens. Optional extra hooks (a sweep trial's):
-    `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly."""
+    `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly.
+    The run records who runs it (host, pid, start time) and beats a heartbeat into
+    status.json while it lives; it stops cleanly on SIGTERM/SIGINT or when the file
+    `cancel` appears in its folder, queued or training (see core.liveness)."""
+    from core.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, utc_now_iso
+
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_dir = run_path(runs_dir, run_id or new_run_id(cfg.name or cfg.preset or cfg.model))
     run_dir.mkdir(exist_ok=run_id is not None)
     print(run_dir, flush=True)  # first, so a script can watch the run while it trains
-    write_status(run_dir, state="queued", pid=os.getpid(), ended_at=None, error=None)
+    write_status(run_dir, state="queued", **identity(os.getpid()), ended_at=None, error=None)
     write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
 
     stop = {"asked": False}
+    cancel_requested = cancel_watch(run_dir / CANCEL_FILE)
 
     def ask_to_stop(signum, frame):
         stop["asked"] = True
+
+    def stopping() -> bool:
+        return stop["asked"] or cancel_requested() or bool(should_stop and should_stop())
 
     # Signals can only be caught on the main thread (not, say, in a sweep worker thread).
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)} if on_main_thread else {}
     progress = ProgressWriter(run_dir, cfg.epochs, time.monotonic(), show_bar)
     data = None
+    # Beats go through write_status, whose lock keeps them from the main thread's writes.
+    heartbeat = Heartbeat(lambda: write_status(run_dir, heartbeat_at=utc_now_iso())).start()
     try:
-        if not wait_for_slot(runs_dir, run_dir, queue_limit, lambda: stop["asked"]):
+        if stopping() or not wait_for_slot(runs_dir, run_dir, queue_limit, stopping):
             raise Cancelled()
         progress.started = time.monotonic()
         write_status(run_dir, started_at=now_iso())
@@ -134,7 +145,7 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
         print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
               f"device {device}", file=sys.stderr, flush=True)
         hooks = Hooks(on_batch=progress.on_batch, on_epoch=on_epoch or (lambda row: None),
-                      should_stop=lambda: stop["asked"] or bool(should_stop and should_stop()))
+                      should_stop=stopping)
         clock = time.perf_counter()
         train(cfg, data, run_dir, hooks)
         timings["train_s"] = time.perf_counter() - clock
@@ -151,6 +162,7 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
         if not isinstance(e, DataError):
             raise
     finally:
+        heartbeat.stop()
         progress.close()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.cli import config_to_args
 from core.config import TrainConfig, validate
+from core.liveness import request_cancel, signal_owner
 from core.queue import DEFAULT_LIMIT
 from core.runstore import (PROJECT_ROOT, effective_state, new_run_id, now_iso, read_json, run_path,
                            write_json_atomic, write_status)
@@ -44,14 +45,20 @@ def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
 
 
 def cancel_run(runs_dir: Path, run_id: str) -> bool:
-    """Ask a running run to stop after its current batch; True if it was asked."""
+    """Ask a run to stop after its current batch; True if a live (or queued) run was asked.
+
+    The request is the file `cancel` in the run folder, which the run watches wherever
+    it runs: on another host of a cluster, or queued and not started yet. It is written
+    for any run not yet ended, even one that reads as dead (nothing is lost if it is).
+    Only when the run's identity (host + pid + start time) is this machine's live
+    process is it also sent SIGTERM; a reused pid is never signalled.
+    """
     run_dir = run_path(runs_dir, run_id)
     status = read_json(run_dir / "status.json")
-    pid = status.get("pid")
-    if effective_state(status) not in ("running", "queued") or not pid:
+    if status.get("state") not in ("running", "queued"):
         return False
-    try:
-        os.kill(int(pid), signal.SIGTERM)
-    except ProcessLookupError:
+    request_cancel(run_dir)
+    if effective_state(status) not in ("running", "queued"):
         return False
+    signal_owner(status, signal.SIGTERM)
     return True

@@ -60,10 +60,13 @@ def completed_store(store, trained_run):
 
 @pytest.fixture
 def running_store(store, trained_run):
-    """A run mid-training: live pid (this test process), progress and one epoch of metrics."""
+    """A run mid-training: owned by this test process (its full identity: host, pid,
+    start time, a fresh heartbeat), progress and one epoch of metrics."""
+    from core.liveness import identity
+
     run_dir = copy_run(trained_run, store, "20260101-000000-running-0002")
     (run_dir / "evaluation.json").unlink()
-    write_status(run_dir, state="running", pid=os.getpid(), ended_at=None)
+    write_status(run_dir, state="running", **identity(os.getpid()), ended_at=None)
     write_json_atomic(run_dir / "progress.json",
                       {"epoch": 2, "epochs": 3, "batch": 10, "batches": 46, "elapsed": 12.5, "loss": 0.3})
     return store

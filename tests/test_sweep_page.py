@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.liveness import identity
 from core.runstore import read_json, write_json_atomic, write_status
 from core.sweep_record import sweeps_dir_for, write_record
 
@@ -142,7 +143,7 @@ def test_running_sweep_shows_live_table_and_cancels(sweep_store):
     try:
         sweep_dir = sweeps_dir_for(sweep_store) / SWEEP_ID
         record = read_json(sweep_dir / "sweep.json")
-        record.update(state="running", pid=sleeper.pid, ended_at=None)
+        record.update(state="running", **identity(sleeper.pid), ended_at=None)
         record["trials"].append({"index": 9, "run_id": "20260102-000000-t9-tanh-avg-s2-0009",
                                  "point": {"activation": "tanh", "pooling": "avg"}, "seed": 2, "state": "queued",
                                  "test_acc": None, "val_acc": None, "error": None})
