@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import itertools
 import random
 from dataclasses import dataclass
 
 from core import config as C
-from core.cli import OneLineParser, add_train_options
+from core import options as O
 
 # Fields a grid may not vary: seeds have --seeds/--seed, the rest are not settings.
 NOT_SWEEPABLE = {"seed": "use --seeds N (and --seed BASE) for seeds", "sweep_id": "it is set by the sweep",
                  "name": "each trial gets its own name", "data_dir": "give it once as --data-dir"}
 MAX_TRIALS = 10_000
-TRUE_WORDS = ("true", "on", "yes", "1")
-FALSE_WORDS = ("false", "off", "no", "0")
 
 
 class SweepError(ValueError):
@@ -45,16 +42,15 @@ class Trial:
     run_id: str | None = None
 
 
-@functools.lru_cache(maxsize=1)
-def _option_actions() -> dict[str, argparse.Action]:
-    parser = OneLineParser(prog="grid")
-    add_train_options(parser)
-    return {a.dest: a for a in parser._actions if a.dest in C.TrainConfig.__dataclass_fields__}
+def _typed_options() -> dict:
+    """What a grid may name: the preset, and every option of core.options."""
+    preset = O.Option("preset", str, None, "Preset", choices=tuple(C.PRESETS))
+    return {"preset": preset, **O.OPTION}
 
 
 def sweepable_options() -> list[str]:
-    """Option names (TrainConfig fields) a grid may vary, in the order of the CLI."""
-    return [name for name in _option_actions() if name not in NOT_SWEEPABLE]
+    """Option names a grid may vary, in the order of the CLI."""
+    return [name for name in _typed_options() if name not in NOT_SWEEPABLE]
 
 
 def option_field(key: str) -> str:
@@ -62,34 +58,20 @@ def option_field(key: str) -> str:
     name = key.strip().replace("-", "_")
     if name in NOT_SWEEPABLE:
         raise SweepError(f"--grid {key}", f"cannot be swept; {NOT_SWEEPABLE[name]}")
-    if name not in _option_actions():
+    if name not in _typed_options():
         raise SweepError(f"--grid {key}", "no such option; choose from " + ", ".join(sweepable_options()))
     return name
 
 
 def parse_value(name: str, text: str):
-    """One grid value, typed like the command-line option `name`."""
-    action = _option_actions()[name]
-    text = text.strip()
+    """One grid value, typed like the option `name` (layer lists as JSON-friendly lists)."""
     where = f"--grid {name.replace('_', '-')}"
-    if not text:
+    if not text.strip():
         raise SweepError(where, "empty value")
-    if isinstance(action, argparse.BooleanOptionalAction):
-        if text.lower() in TRUE_WORDS:
-            return True
-        if text.lower() in FALSE_WORDS:
-            return False
-        raise SweepError(where, f"{text!r} is not true/false (on/off, 1/0)")
-    if action.choices is not None and text not in action.choices:
-        raise SweepError(where, f"{text!r} is not one of {', '.join(action.choices)}")
-    if action.type is None:
-        return text
     try:
-        value = action.type(text.replace("/", ","))
-    except (ValueError, TypeError, argparse.ArgumentTypeError):
-        kind = getattr(action.type, "__name__", "value").strip("_")
-        kind = {"int": "a whole number", "float": "a number", "widths": "a list of widths like 16/32"}.get(kind, kind)
-        raise SweepError(where, f"{text!r} is not {kind}") from None
+        value = _typed_options()[name].parse(text)
+    except ValueError as e:
+        raise SweepError(where, str(e)) from None
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -1,23 +1,21 @@
 """The Sweeps page's parts: the grid form, the sweep picker, the live trial
 table with Cancel, and the result charts (mean test accuracy, every trial)."""
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core import config as C
+from core import options as O
 from core.runstore import RunStoreError
 from core.sweep import SweepError, aggregate, cancel_sweep, launch_sweep, load_sweep, sweep_table
 from core.sweep_plan import format_value, split_values, sweepable_options
 from dashboard import store, sweep_figures
 from dashboard.widgets import LIVE_STATES, state_badge
 
-DEFAULTS = {f.name: f.default for f in dataclasses.fields(C.TrainConfig)}
-CHOICES = {"model": C.MODELS, "activation": C.ACTIVATIONS, "pooling": C.POOLINGS, "padding": C.PADDINGS,
-           "optimizer": C.OPTIMIZERS, "scheduler": C.SCHEDULERS, "loss": C.LOSSES, "device": C.DEVICES,
-           "preset": tuple(C.PRESETS)}
+DEFAULTS = {o.name: o.default for o in O.OPTIONS}
+CHOICES = {**{o.name: o.choices for o in O.OPTIONS if o.choices}, "preset": tuple(C.PRESETS)}
 SUGGESTED = {"activation": "relu,tanh,gelu", "pooling": "max,avg", "dropout": "0,0.25,0.5", "lr": "0.001,0.003,0.01",
              "widths": "16/32,32/64", "batchnorm": "on,off", "preset": "fast", "train_limit": "5000,20000"}
 NO_PRESET = "(defaults)"
@@ -34,9 +32,10 @@ def _help(name: str) -> str:
         return "comma-separated, from: " + ", ".join(CHOICES[name])
     if name == "widths":
         return "comma-separated lists, layers joined by '/', e.g. 16/32,32/64"
-    if isinstance(DEFAULTS.get(name), bool):
+    option = O.OPTION.get(name)
+    if option is not None and option.kind is bool:
         return "on, off"
-    return "comma-separated values"
+    return "comma-separated values" + (f"; {option.help}" if option is not None and option.help else "")
 
 
 def new_sweep_form(expanded: bool) -> None:
