@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.checkpoint import load_model  # noqa: E402
+from core.runs.checkpoint import load_model  # noqa: E402
 from core.predict import model_path, predict_image  # noqa: E402
 
 

@@ -16,9 +16,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import from_preset  # noqa: E402
-from core.data import MNIST_MEAN, MNIST_STD, load_mnist, resolve_data_dir  # noqa: E402
-from core.training import Trainer, resolve_device  # noqa: E402
+from core.engine.config import from_preset  # noqa: E402
+from core.engine.data import MNIST_MEAN, MNIST_STD, load_mnist, resolve_data_dir  # noqa: E402
+from core.engine.trainer import Trainer, resolve_device  # noqa: E402
 
 WARMUP = 20
 

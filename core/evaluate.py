@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import sys
 
-from core.checkpoint import CheckpointError, read_checkpoint
-from core.cli import OneLineParser, fail
-from core.data import DataError, load_mnist
-from core.run_report import write_evaluation
-from core.runstore import DEFAULT_MODEL_DIR
+from core.runs.checkpoint import CheckpointError, read_checkpoint
+from core.runs.command_line import OneLineParser, fail
+from core.engine.data import DataError, load_mnist
+from core.runs.report import write_evaluation
+from core.runs.store import DEFAULT_MODEL_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

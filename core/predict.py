@@ -12,10 +12,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.checkpoint import CheckpointError, load_model
-from core.cli import OneLineParser, fail
-from core.preprocess import ImageError, NoDigitError, Prepared, prepare_digit
-from core.runstore import DEFAULT_MODEL_DIR
+from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.command_line import OneLineParser, fail
+from core.engine.preprocess import ImageError, NoDigitError, Prepared, prepare_digit
+from core.runs.store import DEFAULT_MODEL_DIR
 
 
 @dataclass
@@ -34,7 +34,7 @@ def predict_prepared(model: nn.Module, prepared: Prepared) -> Prediction:
 
 
 def predict_image(model: nn.Module, source) -> Prediction:
-    """Any image source (see core.preprocess.open_image) -> prediction.
+    """Any image source (see core.engine.preprocess.open_image) -> prediction.
     Raises NoDigitError for an image without ink, ImageError for unreadable input."""
     return predict_prepared(model, prepare_digit(source))
 

@@ -5,7 +5,7 @@
 A grid (or `--samples K` random points of it) times N seeds; every other engine
 option is the base of every trial. Each trial is an ordinary run in the run store
 (`core.train.run`), tagged with the sweep id; the sweep keeps a small record in
-`<runs_dir>/../sweeps/<sweep-id>/sweep.json` (see core.sweep_record).
+`<runs_dir>/../sweeps/<sweep-id>/sweep.json` (see core.runs.sweep_record).
 
 Ray is imported only once a sweep really starts, so `import core.sweep` is cheap
 and a bad grid is refused (one line, exit 2) before anything starts. By default
@@ -33,12 +33,12 @@ import sys
 import threading
 from pathlib import Path
 
-from core.cli import OneLineParser, add_train_options, fail, options_to_args
-from core.liveness import Heartbeat, cancel_watch, identity, utc_now_iso
-from core.runstore import (DEFAULT_RUNS_DIR, PROJECT_ROOT, RunStoreError, load_run, new_run_id, now_iso, run_path)
-from core.sweep_plan import (SweepError, Trial, base_options, format_value, grid_to_args,
+from core.runs.command_line import OneLineParser, add_train_options, fail, options_to_args
+from core.runs.liveness import Heartbeat, cancel_watch, identity, utc_now_iso
+from core.runs.store import (DEFAULT_RUNS_DIR, PROJECT_ROOT, RunStoreError, load_run, new_run_id, now_iso, run_path)
+from core.runs.sweep_plan import (SweepError, Trial, base_options, format_value, grid_to_args,
                              parse_grid_args, plan, plan_sweep, point_label, sweepable_options, typed_grid)
-from core.sweep_record import (CANCEL_FLAG, aggregate, cancel_requested, cancel_sweep, list_sweeps, load_sweep,
+from core.runs.sweep_record import (CANCEL_FLAG, aggregate, cancel_requested, cancel_sweep, list_sweeps, load_sweep,
                                point_summary, read_record, sweep_path, sweep_table, sweeps_dir_for, write_record)
 
 __all__ = ["plan_sweep", "launch_sweep", "list_sweeps", "load_sweep", "cancel_sweep", "sweep_table", "aggregate",
@@ -94,7 +94,7 @@ def new_record(sweep_id: str, trials: list[Trial], grid: dict, args: argparse.Na
         "started_at": now_iso(),
         "ended_at": None,
         "state": "running",
-        **identity(),  # host, pid, pid_started, heartbeat_at: who runs the sweep (core.liveness)
+        **identity(),  # host, pid, pid_started, heartbeat_at: who runs the sweep (core.runs.liveness)
         "error": None,
         "grid": grid,
         "seeds": sorted({t.seed for t in trials}),
@@ -438,7 +438,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     import torch
     from ray import tune
 
-    from core.config import TrainConfig
+    from core.engine.config import TrainConfig
     from core.train import run
 
     spec = specs[config["index"]]

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from core.cli import OneLineParser, add_train_options, config_from_args, fail
-from core.config import TrainConfig
-from core.data import DataError, load_mnist, split
-from core.models import build_model, count_parameters
-from core.queue import wait_for_slot
-from core.runstore import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
+from core.runs.command_line import OneLineParser, add_train_options, config_from_args, fail
+from core.engine.config import TrainConfig
+from core.engine.data import DataError, load_mnist, split
+from core.engine.models import build_model, count_parameters
+from core.runs.queue import wait_for_slot
+from core.runs.store import (DEFAULT_RUNS_DIR, RunStoreError, new_run_id, now_iso, read_json, run_path,
                            write_json_atomic, write_status)
-from core.run_report import write_evaluation
-from core.training import Cancelled, Hooks, resolve_device, train
+from core.runs.report import write_evaluation
+from core.engine.trainer import Cancelled, Hooks, resolve_device, train
 
 PROGRESS_EVERY_S = 0.5
 
@@ -103,8 +103,8 @@ def run(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = Fa
     `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly.
     The run records who runs it (host, pid, start time) and beats a heartbeat into
     status.json while it lives; it stops cleanly on SIGTERM/SIGINT or when the file
-    `cancel` appears in its folder, queued or training (see core.liveness)."""
-    from core.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, utc_now_iso
+    `cancel` appears in its folder, queued or training (see core.runs.liveness)."""
+    from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, utc_now_iso
 
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import store
+from dashboard import cached
 from dashboard.widgets import upscale
 
 PER_PAGE = 32
@@ -54,7 +54,7 @@ def show(misclassified: list[dict], key: str) -> None:
     pages = (len(misclassified) - 1) // PER_PAGE + 1
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"{key}_page") if pages > 1 else 1
     chunk = misclassified[(page - 1) * PER_PAGE: page * PER_PAGE]
-    images, labels, error = store.mnist_test()
+    images, labels, error = cached.mnist_test()
     if images is None:
         st.warning(f"The digit images are not available: {error}")
         st.dataframe(pd.DataFrame([{"test index": m["index"], "true": m["true"], "predicted": m["pred"],

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import config as C
-from core import options as O
-from core.data import resolve_data_dir
+from core.engine import config as C
+from core.engine import options as O
+from core.engine.data import resolve_data_dir
 
 PRESET_KEY = "tf_preset"
 NO_PRESET = "(defaults)"

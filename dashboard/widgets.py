@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.checkpoint import CheckpointError
-from core.runstore import RunInfo
-from dashboard import store
+from core.runs.checkpoint import CheckpointError
+from core.runs.store import RunInfo
+from dashboard import cached
 
 STATE_COLOURS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red", "cancelled": "orange"}
 LIVE_STATES = ("queued", "running")
@@ -39,7 +39,7 @@ def run_picker(runs: list[RunInfo], label: str, key: str) -> RunInfo | None:
 def model_choices(runs: list[RunInfo]) -> dict[str, str]:
     """model.pt path -> label: the default model first, then every completed run with a model."""
     choices: dict[str, str] = {}
-    default = store.default_model_path()
+    default = cached.default_model_path()
     if default.is_file():
         choices[str(default)] = "Default model"
     for run in runs:
@@ -50,7 +50,7 @@ def model_choices(runs: list[RunInfo]) -> dict[str, str]:
 
 def model_picker(key: str, label: str = "Model"):
     """Pick and load a model. Returns (model, config, label) or None after showing why not."""
-    choices = model_choices(store.all_runs())
+    choices = model_choices(cached.all_runs())
     if not choices:
         st.info("No model yet: there is no default model and no completed run. "
                 "Train one on the Train page, or run `python -m core.train --preset fast`.")
@@ -59,7 +59,7 @@ def model_picker(key: str, label: str = "Model"):
     if path is None:
         return None
     try:
-        model, cfg, _ = store.get_model(Path(path))
+        model, cfg, _ = cached.get_model(Path(path))
     except CheckpointError as e:
         st.error(f"Cannot load this model: {e}")
         return None

@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from dashboard import drawing
+from dashboard import draw_panel
 from dashboard.widgets import model_picker
 
 st.title("Draw")
@@ -21,6 +21,6 @@ with result_col:
     if picked is not None:
         model = picked[0]
         source, what = (upload.getvalue(), "uploaded image") if upload is not None else (canvas.image_data, "drawing")
-        prediction = drawing.predict(model, source, what)
+        prediction = draw_panel.predict(model, source, what)
         if prediction is not None:
-            drawing.show(prediction, what)
+            draw_panel.show(prediction, what)

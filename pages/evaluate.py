@@ -3,18 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, gallery, store
+from dashboard import figures, gallery, cached
 from dashboard.widgets import run_picker
 
 st.title("Evaluate")
-runs = [r for r in store.all_runs() if (r.path / "evaluation.json").is_file()]
-runs += [r for r in [store.default_model_run()] if r is not None]  # last: runs are newest first
+runs = [r for r in cached.all_runs() if (r.path / "evaluation.json").is_file()]
+runs += [r for r in [cached.default_model_run()] if r is not None]  # last: runs are newest first
 run = run_picker(runs, "Run", key="eval_run")
 if run is None:
     st.info("No run has an evaluation yet: a run writes evaluation.json when it completes or is cancelled.")
     st.stop()
 try:
-    evaluation = store.get_evaluation(run.path)
+    evaluation = cached.get_evaluation(run.path)
 except (OSError, ValueError) as e:
     st.error(f"Cannot read this run's evaluation.json: {e}")
     st.stop()

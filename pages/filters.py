@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, inside
+from dashboard import figures, filters_view
 from dashboard.widgets import model_picker
 
 st.title("Filters")
@@ -13,15 +13,15 @@ model, cfg, label = picked
 
 st.subheader("Kernels")
 st.caption("Red is negative, blue positive, white zero; every layer has its own symmetric scale.")
-inside.show_kernels(model, key="filters")
+filters_view.show_kernels(model, key="filters")
 
 st.subheader("Feature maps")
-digit = inside.pick_digit(key="filters")
+digit = filters_view.pick_digit(key="filters")
 if digit is not None:
     x, image = digit
     left, right = st.columns([1, 4])
     with left:
         st.plotly_chart(figures.digit_figure(image, "input", height=220), key="filters_input")
-        st.metric("Model says", inside.predicted(model, x))
+        st.metric("Model says", filters_view.predicted(model, x))
     with right:
-        inside.show_feature_maps(model, x, key="filters")
+        filters_view.show_feature_maps(model, x, key="filters")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import store, tables
+from dashboard import cached, run_tables
 from dashboard.widgets import LIVE_STATES
 
 LATEST = 5
@@ -16,26 +16,26 @@ st.markdown(
 )
 
 st.subheader("Default model")
-if store.default_model_path().is_file():
-    info = store.default_model_summary()
+if cached.default_model_path().is_file():
+    info = cached.default_model_summary()
     summary, config = info.get("evaluation.json", {}), info.get("config.json", {})
     c1, c2, c3 = st.columns(3)
     c1.metric("Test accuracy", f"{summary['test_acc']:.2%}" if "test_acc" in summary else "not recorded")
     c2.metric("Model", config.get("model", "?"))
     c3.metric("Parameters", f"{config['parameters']:,}" if "parameters" in config else "?")
-    st.caption(f"{store.default_model_path()} · used by the Draw and Filters pages unless you pick a run.")
+    st.caption(f"{cached.default_model_path()} · used by the Draw and Filters pages unless you pick a run.")
 else:
     st.info("There is no default model yet (artifacts/default-model/model.pt). "
             "Train a run on the Train page; completed runs can be picked on the Draw and Filters pages.")
 
 st.subheader("Latest runs")
-runs = store.all_runs()
+runs = cached.all_runs()
 if not runs:
-    st.info(f"No runs in {store.runs_dir()} yet. Start one on the Train page.")
+    st.info(f"No runs in {cached.runs_dir()} yet. Start one on the Train page.")
 else:
     live = sum(r.state in LIVE_STATES for r in runs)
-    st.caption(f"{len(runs)} run(s) in {store.runs_dir()}" + (f", {live} in progress" if live else ""))
-    frame = tables.runs_frame(runs[:LATEST])
+    st.caption(f"{len(runs)} run(s) in {cached.runs_dir()}" + (f", {live} in progress" if live else ""))
+    frame = run_tables.runs_frame(runs[:LATEST])
     st.dataframe(frame[["name", "run id", "state", "model", "test acc", "best val acc", "epochs done", "time (s)"]],
                  hide_index=True, column_config={
                      "best val acc": st.column_config.NumberColumn(format="percent"),

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from core.runstore import STATES
-from dashboard import figures, manage, store, tables
+from core.runs.store import STATES
+from dashboard import figures, runs_actions, cached, run_tables
 from dashboard.widgets import run_label, run_picker
 
 st.title("Runs")
-manage.flash()
-runs = store.all_runs()
+runs_actions.flash()
+runs = cached.all_runs()
 if not runs:
-    st.info(f"No runs in {store.runs_dir()} yet. Start one on the Train page.")
+    st.info(f"No runs in {cached.runs_dir()} yet. Start one on the Train page.")
     st.stop()
 
 f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
@@ -26,7 +26,7 @@ shown = [r for r in runs
          and (not search or search in r.name.lower() or search in r.run_id)]
 
 st.caption(f"{len(shown)} of {len(runs)} runs · broken runs are listed with the reason under 'problems'")
-st.dataframe(tables.runs_frame(shown), hide_index=True, column_config={
+st.dataframe(run_tables.runs_frame(shown), hide_index=True, column_config={
     "best val acc": st.column_config.NumberColumn(format="percent"),
     "test acc": st.column_config.NumberColumn(format="percent"),
     "lr": st.column_config.NumberColumn(format="%g"),
@@ -45,7 +45,7 @@ if picked:
     else:
         st.caption("None of these runs has finished an epoch yet.")
     if len(picked) > 1:
-        diff = tables.settings_diff(picked)
+        diff = run_tables.settings_diff(picked)
         st.markdown("**Settings that differ**")
         if diff.empty:
             st.caption("These runs have the same settings.")
@@ -57,8 +57,8 @@ run = run_picker(shown, "Run", key="manage_run")
 if run is not None:
     c1, c2, c3 = st.columns(3)
     with c1:
-        manage.rename(run)
+        runs_actions.rename(run)
     with c2:
-        manage.delete(run)
+        runs_actions.delete(run)
     with c3:
-        manage.download(run)
+        runs_actions.download(run)

@@ -3,14 +3,14 @@ trials, then mean test accuracy over two axes and every trial in parallel coordi
 
 import streamlit as st
 
-from core.runstore import RunStoreError
+from core.runs.store import RunStoreError
 from core.sweep import list_sweeps, load_sweep
-from dashboard import store
-from dashboard.sweep_view import details, header, live_sweep, new_sweep_form, pick_sweep, results, trials_table
+from dashboard import cached
+from dashboard.sweeps_view import details, header, live_sweep, new_sweep_form, pick_sweep, results, trials_table
 from dashboard.widgets import LIVE_STATES
 
 st.title("Sweeps")
-runs_dir = store.runs_dir()
+runs_dir = cached.runs_dir()
 sweeps = list_sweeps(runs_dir)
 new_sweep_form(expanded=not sweeps)
 if not sweeps:

@@ -2,21 +2,21 @@
 
 import streamlit as st
 
-from core.config import ConfigError
-from core.runstore import RunStoreError
-from dashboard import live, store
-from dashboard.launcher import launch_run
+from core.engine.config import ConfigError
+from core.runs.store import RunStoreError
+from dashboard import train_live, cached
+from core.runs.launcher import launch_run
 from dashboard.train_form import preset_picker, train_form
 from dashboard.widgets import LIVE_STATES
 
 st.title("Train")
 
-run, title = live.attached_run(store.all_runs())
+run, title = train_live.attached_run(cached.all_runs())
 if run is not None:
     if run.state in LIVE_STATES:
-        live.watch_run(run.run_id, title)
+        train_live.watch_run(run.run_id, title)
     else:
-        live.show_run(run, title)
+        train_live.show_run(run, title)
     st.divider()
 
 st.subheader("New run")
@@ -24,10 +24,10 @@ preset_picker()
 cfg = train_form()
 if cfg is not None:
     try:
-        run_id = launch_run(cfg, store.runs_dir())
+        run_id = launch_run(cfg, cached.runs_dir())
     except (ConfigError, RunStoreError, OSError) as e:
         st.error(f"Could not start the run: {e}")
     else:
         st.query_params["run"] = run_id
-        store.refresh_runs()
+        cached.refresh_runs()
         st.rerun()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import from_preset
-from core.data import RAW_FILES, resolve_data_dir
-from core.runstore import write_json_atomic, write_status
+from core.engine.config import from_preset
+from core.engine.data import RAW_FILES, resolve_data_dir
+from core.runs.store import write_json_atomic, write_status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def completed_store(store, trained_run):
 def running_store(store, trained_run):
     """A run mid-training: owned by this test process (its full identity: host, pid,
     start time, a fresh heartbeat), progress and one epoch of metrics."""
-    from core.liveness import identity
+    from core.runs.liveness import identity
 
     run_dir = copy_run(trained_run, store, "20260101-000000-running-0002")
     (run_dir / "evaluation.json").unlink()

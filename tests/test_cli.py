@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from core.cli import config_to_args
-from core.config import from_preset
+from core.runs.command_line import config_to_args
+from core.engine.config import from_preset
 from tests.conftest import PROJECT_ROOT
 
 
@@ -82,7 +82,7 @@ def test_a_presets_options_that_stop_applying_are_dropped_not_refused():
 
 
 def test_config_round_trips_through_the_command_line():
-    from core.cli import OneLineParser, add_train_options, config_from_args
+    from core.runs.command_line import OneLineParser, add_train_options, config_from_args
     parser = OneLineParser()
     add_train_options(parser)
     for cfg in (from_preset("best", name="round trip", seed=7), from_preset("lenet1989"),

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from core.data import DataError, load_mnist, read_idx, resolve_data_dir, split
+from core.engine.data import DataError, load_mnist, read_idx, resolve_data_dir, split
 
 
 def write_idx(path, array: np.ndarray, truncate: int = 0):

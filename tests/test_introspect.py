@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from core.checkpoint import load_model
-from core.config import from_preset
-from core.introspect import conv_kernels, feature_maps
-from core.models import build_model
+from core.runs.checkpoint import load_model
+from core.engine.config import from_preset
+from core.engine.introspect import conv_kernels, feature_maps
+from core.engine.models import build_model
 from core.predict import model_path
 
 

@@ -1,4 +1,4 @@
-"""Run and sweep liveness (core.liveness): host + pid + start time on this machine,
+"""Run and sweep liveness (core.runs.liveness): host + pid + start time on this machine,
 a heartbeat from another; cancelling through the `cancel` file, and never signalling
 a process whose identity does not match. Fast, no MNIST, except the one `slow` test."""
 
@@ -16,12 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core import liveness
-from core.liveness import CANCEL_FILE, HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, Heartbeat, identity, is_alive
-from core.queue import running_runs, wait_for_slot
-from core.runstore import (RunStoreError, delete_run, effective_state, read_json, wait_for_state, write_json_atomic,
+from core.runs import liveness
+from core.runs.liveness import CANCEL_FILE, HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, Heartbeat, identity, is_alive
+from core.runs.queue import running_runs, wait_for_slot
+from core.runs.store import (RunStoreError, delete_run, effective_state, read_json, wait_for_state, write_json_atomic,
                            write_status)
-from dashboard.launcher import cancel_run
+from core.runs.launcher import cancel_run
 
 RUN_ID = "20260101-000000-liveness-0001"
 
@@ -175,7 +175,7 @@ def test_heartbeat_and_main_thread_never_lose_each_others_fields(tmp_path):
 
 def test_sweep_identity_heartbeat_and_cancel(tmp_path, sigterms):
     from core.sweep import SweepDriver
-    from core.sweep_record import cancel_sweep, load_sweep, sweeps_dir_for, write_record
+    from core.runs.sweep_record import cancel_sweep, load_sweep, sweeps_dir_for, write_record
 
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -201,7 +201,7 @@ def test_sweep_identity_heartbeat_and_cancel(tmp_path, sigterms):
 
 
 def _cancel_cfg():
-    from core.config import from_preset
+    from core.engine.config import from_preset
     return from_preset(None, model="cnn", widths=(4, 8), hidden=16, epochs=1, train_limit=2000, val_size=500)
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from core.augment import random_affine
-from core.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
-from core.models import build_model, count_parameters
+from core.engine.augment import random_affine
+from core.engine.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
+from core.engine.models import build_model, count_parameters
 
 
 def forward_backward(cfg, batch=4):

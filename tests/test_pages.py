@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.config import PRESETS
-from core.runstore import now_iso, read_json, write_json_atomic
+from core.engine.config import PRESETS
+from core.runs.store import now_iso, read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("home", "train", "runs", "evaluate", "filters", "draw")
@@ -107,7 +107,7 @@ def test_train_unknown_run_in_query_param_warns(completed_store):
 
 def _no_launch(monkeypatch):
     launched = []
-    monkeypatch.setattr("dashboard.launcher.launch_run", lambda cfg, runs_dir: launched.append(cfg))
+    monkeypatch.setattr("core.runs.launcher.launch_run", lambda cfg, runs_dir: launched.append(cfg))
     return launched
 
 
@@ -176,7 +176,7 @@ def test_train_submit_launches_and_attaches(store, monkeypatch):
         launched.append(cfg)
         return run_id
 
-    monkeypatch.setattr("dashboard.launcher.launch_run", fake_launch)
+    monkeypatch.setattr("core.runs.launcher.launch_run", fake_launch)
     at = run_page("train")
     at.selectbox(key="tf_preset").set_value("fast").run()
     at.text_input(key="tf_name").set_value("my run")
@@ -297,14 +297,14 @@ def test_evaluate_class_filters(completed_store):
 @pytest.mark.parametrize("store_name", ["store", "running_store", "failed_store"])
 def test_evaluate_without_evaluation_says_so(store_name, request, monkeypatch, tmp_path):
     request.getfixturevalue(store_name)
-    monkeypatch.setattr("dashboard.store.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
+    monkeypatch.setattr("dashboard.cached.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
     at = run_page("evaluate")
     assert any("No run has an evaluation" in t for t in texts(at, "info"))
 
 
 @pytest.mark.parametrize("store_name", ["store", "running_store", "failed_store"])
 def test_evaluate_shows_the_default_model_when_no_run_has_an_evaluation(store_name, request):
-    from core.runstore import DEFAULT_MODEL_DIR
+    from core.runs.store import DEFAULT_MODEL_DIR
 
     request.getfixturevalue(store_name)
     at = run_page("evaluate")
@@ -346,7 +346,7 @@ def test_filters_uses_the_drawn_digit(completed_store):
 
 @pytest.mark.parametrize("name", ["filters", "draw"])
 def test_model_pages_without_any_model(store, name, monkeypatch, tmp_path):
-    monkeypatch.setattr("dashboard.store.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
+    monkeypatch.setattr("dashboard.cached.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
     at = run_page(name)
     assert any("No model yet" in t for t in texts(at, "info"))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.checkpoint import load_model
+from core.runs.checkpoint import load_model
 from core.predict import model_path, predict_image
 from tests.conftest import PROJECT_ROOT
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core.data import MNIST_MEAN, MNIST_STD
-from core.preprocess import (
+from core.engine.data import MNIST_MEAN, MNIST_STD
+from core.engine.preprocess import (
     MAX_IMAGE_BYTES,
     ImageError,
     NoDigitError,

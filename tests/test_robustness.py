@@ -10,11 +10,11 @@ import time
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, load_model
-from core.config import from_preset
-from core.runstore import (RunStoreError, effective_state, list_runs, load_run, new_run_id, read_json,
+from core.runs.checkpoint import CheckpointError, load_model
+from core.engine.config import from_preset
+from core.runs.store import (RunStoreError, effective_state, list_runs, load_run, new_run_id, read_json,
                            read_metrics, rename_run, run_path, wait_for_state)
-from dashboard.launcher import cancel_run, launch_run
+from core.runs.launcher import cancel_run, launch_run
 from tests.conftest import copy_run
 
 
@@ -149,7 +149,7 @@ def test_cancel_keeps_finished_epochs_and_best_model(store, mnist_dir):
 
 @pytest.mark.slow
 def test_three_runs_at_once_queue_and_all_complete(store, mnist_dir):
-    from dashboard.launcher import QUEUE_LIMIT
+    from core.runs.launcher import QUEUE_LIMIT
 
     run_dirs = [store / launch_run(small_config(mnist_dir, epochs=1, seed=i, name="same name"), store)
                 for i in range(3)]
@@ -178,7 +178,7 @@ def test_server_listens_on_localhost_by_default():
 
 
 def test_a_running_run_cannot_be_deleted(running_store):
-    from core.runstore import delete_run
+    from core.runs.store import delete_run
 
     run_id = list_runs(running_store)[0].run_id
     with pytest.raises(RunStoreError, match="cancel"):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.liveness import identity
-from core.runstore import read_json, write_json_atomic, write_status
-from core.sweep_record import sweeps_dir_for, write_record
+from core.runs.liveness import identity
+from core.runs.store import read_json, write_json_atomic, write_status
+from core.runs.sweep_record import sweeps_dir_for, write_record
 
 from tests.conftest import copy_run
 

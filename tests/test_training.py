@@ -6,11 +6,11 @@ import hashlib
 import pytest
 import torch
 
-from core.checkpoint import load_model
-from core.config import from_preset
-from core.data import load_mnist
-from core.evaluation import predict_scores
-from core.runstore import METRIC_COLUMNS, read_json, read_metrics
+from core.runs.checkpoint import load_model
+from core.engine.config import from_preset
+from core.engine.data import load_mnist
+from core.engine.evaluation import predict_scores
+from core.runs.store import METRIC_COLUMNS, read_json, read_metrics
 from core.train import run
 
 
@@ -107,7 +107,7 @@ def test_evaluation_scores_exactly_the_kept_weights(mnist_dir, tmp_path):
 
 
 def test_default_model_report_describes_its_model_pt():
-    from core.runstore import DEFAULT_MODEL_DIR
+    from core.runs.store import DEFAULT_MODEL_DIR
 
     report = read_json(DEFAULT_MODEL_DIR / "evaluation.json")
     digest = hashlib.sha256((DEFAULT_MODEL_DIR / "model.pt").read_bytes()).hexdigest()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core import config as C
-from core import options as O
+from core.engine import config as C
+from core.engine import options as O
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -34,7 +34,7 @@ def _typed(option: O.Option):
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """Every option of core.options. Defaults are None so that a preset fills
+    """Every option of core.engine.options. Defaults are None so that a preset fills
     what the user did not say and the user wins where both speak."""
     p.add_argument("--preset", choices=list(C.PRESETS), help="a named recipe; other options override it")
     groups = {name: p.add_argument_group(name) for name in O.GROUPS}

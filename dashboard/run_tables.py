@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from core.runstore import RunInfo
+from core.runs.store import RunInfo
 
 KEY_SETTINGS = ("activation", "pooling", "dropout", "optimizer", "lr", "epochs", "batch_size")
 # Bookkeeping that always differs between runs and says nothing about the recipe.

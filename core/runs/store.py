@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.liveness import START_TIMEOUT_S, is_alive  # noqa: F401 (START_TIMEOUT_S: re-exported)
+from core.runs.liveness import START_TIMEOUT_S, is_alive  # noqa: F401 (START_TIMEOUT_S: re-exported)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "artifacts" / "default-model"
 
@@ -128,7 +128,7 @@ def read_metrics(path: Path) -> list[dict]:
 # ---------------------------------------------------------------- status
 
 # Only the run's own process writes status.json, but from two threads: the main one
-# and the heartbeat (core.liveness.Heartbeat). Each write reads, merges and replaces
+# and the heartbeat (core.runs.liveness.Heartbeat). Each write reads, merges and replaces
 # the file, so the two take turns, or one would drop the other's fields.
 _STATUS_LOCK = threading.Lock()
 
@@ -145,7 +145,7 @@ def write_status(run_dir: Path, **fields) -> dict:
 
 def effective_state(status: dict) -> str:
     """The state to show: a run (or sweep) whose process has died is failed, not running
-    (the rule, host + pid + start time or a heartbeat, is core.liveness.is_alive)."""
+    (the rule, host + pid + start time or a heartbeat, is core.runs.liveness.is_alive)."""
     state = status.get("state", "failed")
     if state not in ("running", "queued"):
         return state
@@ -229,7 +229,7 @@ def model_problem(model_path: Path) -> str | None:
     """Why model.pt cannot be used, or None: a safe load (weights_only, so a file
     carrying code is refused, never run), cached by mtime. Whether the weights fit
     their config is checked when the model is actually used."""
-    from core.checkpoint import CheckpointError, read_checkpoint  # torch only when a model is there
+    from core.runs.checkpoint import CheckpointError, read_checkpoint  # torch only when a model is there
 
     stat = model_path.stat()
     key = (str(model_path), stat.st_mtime_ns, stat.st_size)
@@ -273,7 +273,7 @@ def delete_run(runs_dir: Path, run_id: str) -> None:
 
 def rename_run(runs_dir: Path, run_id: str, name: str) -> None:
     """Change the display name; the folder (the id) stays the same."""
-    from core.config import check_name  # the same rule as at launch
+    from core.engine.config import check_name  # the same rule as at launch
 
     path = run_path(runs_dir, run_id) / "config.json"
     check_name(name)

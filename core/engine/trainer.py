@@ -15,13 +15,13 @@ import torch
 import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from core.augment import random_affine
-from core.checkpoint import save_checkpoint
-from core.config import TrainConfig
-from core.data import MNIST_MEAN, MNIST_STD, Splits
-from core.evaluation import loss_fn, score
-from core.models import build_model
-from core.runstore import metrics_to_csv, write_bytes_atomic
+from core.engine.augment import random_affine
+from core.runs.checkpoint import save_checkpoint
+from core.engine.config import TrainConfig
+from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
+from core.engine.evaluation import loss_fn, score
+from core.engine.models import build_model
+from core.runs.store import metrics_to_csv, write_bytes_atomic
 
 
 SMALL_BATCH = 32

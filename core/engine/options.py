@@ -1,8 +1,8 @@
 """Every training option, defined once: name, type, allowed values or range,
 default, help, and which models or settings it applies to.
 
-`core.config` builds TrainConfig and validation from this table, `core.cli`
-the command line, the Train form its widgets and `core.sweep_plan` the typing
+`core.engine.config` builds TrainConfig and validation from this table, `core.runs.command_line`
+the command line, the Train form its widgets and `core.runs.sweep_plan` the typing
 of grid values. Adding an option is one entry here plus its use.
 """
 
@@ -98,7 +98,7 @@ class Option:
                 raise ConfigError(self.name, f"{value!r} is not text")
             return
         if self.kind is tuple:
-            return  # layer lists are checked against the model in core.config
+            return  # layer lists are checked against the model in core.engine.config
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ConfigError(self.name, f"{value!r} is not a number")
         if self.kind is int and not isinstance(value, int):

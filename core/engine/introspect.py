@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.models import MLP, ConvNet, LeNet1989
+from core.engine.models import MLP, ConvNet, LeNet1989
 
 
 @dataclass

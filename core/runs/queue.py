@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from core.liveness import is_alive
-from core.runstore import read_json, write_status
+from core.runs.liveness import is_alive
+from core.runs.store import read_json, write_status
 
 DEFAULT_LIMIT = max(1, (os.cpu_count() or 2) // 2)
 POLL_S = 1.0
@@ -30,7 +30,7 @@ def running_runs(runs_dir: Path, exclude: Path | None = None) -> int:
             status = read_json(status_path)
         except (OSError, ValueError):
             continue
-        # A run holds a slot while its owner lives (core.liveness): a dead process, a
+        # A run holds a slot while its owner lives (core.runs.liveness): a dead process, a
         # reused pid or another host's stale heartbeat frees it.
         if isinstance(status, dict) and status.get("state") == "running" and is_alive(status):
             count += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.predict import Prediction, predict_image
-from core.preprocess import ImageError, NoDigitError
+from core.engine.preprocess import ImageError, NoDigitError
 from dashboard import figures
 from dashboard.widgets import upscale
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.checkpoint import CheckpointError, load_model
-from core.runstore import DEFAULT_MODEL_DIR, RunInfo, list_runs, load_run, read_json, runs_dir_setting
+from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.store import DEFAULT_MODEL_DIR, RunInfo, list_runs, load_run, read_json, runs_dir_setting
 
 
 def runs_dir() -> Path:
@@ -85,7 +85,7 @@ def get_evaluation(run_dir: Path) -> dict:
 
 @st.cache_resource(show_spinner="Loading MNIST...")
 def _cached_mnist():
-    from core.data import DataError, load_mnist
+    from core.engine.data import DataError, load_mnist
 
     try:
         return load_mnist(download=False), None

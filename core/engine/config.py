@@ -1,4 +1,4 @@
-"""TrainConfig (one field per option of `core.options`, plus the preset it came
+"""TrainConfig (one field per option of `core.engine.options`, plus the preset it came
 from and its sweep), the named recipes, and validation.
 
 One `validate()` serves the command line, the dashboard form and the sweep grid,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.options import (ACTIVATIONS, DEFAULT_WIDTHS, DEVICES, LOSSES, MODELS, OPTIMIZERS, OPTION, OPTIONS,
+from core.engine.options import (ACTIVATIONS, DEFAULT_WIDTHS, DEVICES, LOSSES, MODELS, OPTIMIZERS, OPTION, OPTIONS,
                           PADDINGS, POOLINGS, SCHEDULERS, TRAIN_SIZE, ConfigError, check_range)
 
 __all__ = ["TrainConfig", "PRESETS", "ConfigError", "from_preset", "validate", "check_name", "feature_map_sizes",
@@ -45,7 +45,7 @@ TrainConfig = dataclasses.make_dataclass(
     [(o.name, object, dataclasses.field(default=o.default)) for o in OPTIONS]
     + [("preset", object, dataclasses.field(default=None)), ("sweep_id", object, dataclasses.field(default=None))],
     namespace={"resolved_widths": _resolved_widths, "to_dict": _to_dict, "from_dict": _from_dict,
-               "__doc__": "Every option of a training run (see core.options)."},
+               "__doc__": "Every option of a training run (see core.engine.options)."},
 )
 TrainConfig.__module__ = __name__
 

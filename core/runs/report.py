@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import load_model
-from core.evaluation import predict_scores, test_report
-from core.runstore import read_metrics, write_json_atomic, write_status
+from core.runs.checkpoint import load_model
+from core.engine.evaluation import predict_scores, test_report
+from core.runs.store import read_metrics, write_json_atomic, write_status
 
 
 def write_evaluation(run_dir: Path, test_x: torch.Tensor, test_y: torch.Tensor, tta: bool = False,

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from core.runstore import RunInfo, RunStoreError, is_valid_run_id
-from dashboard import figures, store
-from dashboard.launcher import cancel_run
+from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
+from dashboard import figures, cached
+from core.runs.launcher import cancel_run
 from dashboard.widgets import LIVE_STATES, format_seconds, run_label, state_badge
 
 LOG_TAIL_CHARS = 3000
@@ -22,13 +22,13 @@ def attached_run(runs: list[RunInfo]) -> tuple[RunInfo | None, str]:
     """The run this page watches: ?run=<id>, else the newest live run, else the newest run."""
     wanted = st.query_params.get("run")
     if wanted:
-        run = store.fresh_run(wanted) if is_valid_run_id(wanted) else None
+        run = cached.fresh_run(wanted) if is_valid_run_id(wanted) else None
         if run is not None:
             return run, "This run"
         st.warning(f"Run {wanted[:60]!r} is not in the run store; showing the latest instead.")
     live = [r for r in runs if r.state in LIVE_STATES]
     if live:
-        return store.fresh_run(live[0].run_id) or live[0], "Run in progress"
+        return cached.fresh_run(live[0].run_id) or live[0], "Run in progress"
     if runs:
         return runs[0], "Latest run"
     return None, ""
@@ -48,7 +48,7 @@ def _elapsed(run: RunInfo, progress: dict) -> float | None:
 
 def _progress(run: RunInfo) -> dict:
     """Progress bar, elapsed and ETA; returns progress.json for the curves."""
-    progress = store.read_progress(run.path)
+    progress = cached.read_progress(run.path)
     epochs = progress.get("epochs") or run.config.get("epochs") or 1
     epoch, batch, batches = progress.get("epoch", 0), progress.get("batch", 0), progress.get("batches") or 1
     done = min(1.0, max(0.0, ((max(epoch, 1) - 1) + batch / batches) / epochs)) if progress else 0.0
@@ -71,7 +71,7 @@ def _progress(run: RunInfo) -> dict:
 def _cancel_button(run: RunInfo) -> None:
     if st.button("Cancel run", key=f"cancel-{run.run_id}", icon=":material/stop_circle:"):
         try:
-            asked = cancel_run(store.runs_dir(), run.run_id)
+            asked = cancel_run(cached.runs_dir(), run.run_id)
         except (OSError, ValueError, RunStoreError) as e:
             st.error(f"Could not cancel: {e}")
         else:
@@ -133,12 +133,12 @@ def show_run(run: RunInfo, title: str) -> None:
 @st.fragment(run_every=1)
 def watch_run(run_id: str, title: str) -> None:
     """Live view; reruns itself every second, the whole page once the run ends."""
-    run = store.fresh_run(run_id)
+    run = cached.fresh_run(run_id)
     if run is None:
         st.warning("The run folder has disappeared.")
         return
     if run.state not in LIVE_STATES:
-        store.refresh_runs()
+        cached.refresh_runs()
         st.rerun()
     _header(run, title)
     progress = _progress(run)

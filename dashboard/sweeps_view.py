@@ -6,12 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import config as C
-from core import options as O
-from core.runstore import RunStoreError
+from core.engine import config as C
+from core.engine import options as O
+from core.runs.store import RunStoreError
 from core.sweep import SweepError, aggregate, cancel_sweep, launch_sweep, load_sweep, sweep_table
-from core.sweep_plan import format_value, split_values, sweepable_options
-from dashboard import store, sweep_figures
+from core.runs.sweep_plan import format_value, split_values, sweepable_options
+from dashboard import cached, sweep_figures
 from dashboard.widgets import LIVE_STATES, state_badge
 
 DEFAULTS = {o.name: o.default for o in O.OPTIONS}
@@ -64,7 +64,7 @@ def new_sweep_form(expanded: bool) -> None:
     base = {"epochs": int(epochs), "train_limit": int(train_limit) or None,
             "preset": None if preset == NO_PRESET else preset}
     try:
-        sweep_id = launch_sweep(grid, store.runs_dir(), seeds=int(seeds), base=base, samples=int(samples) or None,
+        sweep_id = launch_sweep(grid, cached.runs_dir(), seeds=int(seeds), base=base, samples=int(samples) or None,
                                 max_concurrent=int(max_concurrent) or None)
     except (SweepError, C.ConfigError, RunStoreError, OSError) as e:
         st.error(f"Could not start the sweep: {e}")
@@ -83,7 +83,7 @@ def pick_sweep(sweeps: list[dict]) -> str:
     ids = [s["id"] for s in sweeps]
     wanted = st.query_params.get("sweep")
     if wanted and wanted not in ids:
-        st.warning(f"Sweep {wanted[:60]!r} is not in {store.runs_dir().parent / 'sweeps'}; showing the latest instead.")
+        st.warning(f"Sweep {wanted[:60]!r} is not in {cached.runs_dir().parent / 'sweeps'}; showing the latest instead.")
     labels = {s["id"]: _sweep_label(s) for s in sweeps}
     chosen = st.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
     if chosen != wanted:
@@ -124,7 +124,7 @@ def header(record: dict) -> None:
 def live_sweep(sweep_id: str) -> None:
     """Refreshes itself every 2 s while the sweep runs; reruns the page when it ends."""
     try:
-        record = load_sweep(store.runs_dir(), sweep_id)
+        record = load_sweep(cached.runs_dir(), sweep_id)
     except (RunStoreError, OSError, ValueError) as e:
         st.error(f"Cannot read this sweep: {e}")
         return
@@ -135,7 +135,7 @@ def live_sweep(sweep_id: str) -> None:
         st.info("Cancelling: running trials stop after their current batch.")
     elif st.button("Cancel sweep", icon=":material/stop:", key=f"sw_cancel_{sweep_id}"):
         try:
-            cancel_sweep(store.runs_dir(), sweep_id)
+            cancel_sweep(cached.runs_dir(), sweep_id)
         except (RunStoreError, OSError, ValueError) as e:
             st.error(f"Could not cancel: {e}")
         else:

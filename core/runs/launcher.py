@@ -13,15 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.cli import config_to_args
-from core.config import TrainConfig, validate
-from core.liveness import request_cancel, signal_owner
-from core.queue import DEFAULT_LIMIT
-from core.runstore import (PROJECT_ROOT, effective_state, new_run_id, now_iso, read_json, run_path,
+from core.runs.command_line import config_to_args
+from core.engine.config import TrainConfig, validate
+from core.runs.liveness import request_cancel, signal_owner
+from core.runs.queue import DEFAULT_LIMIT
+from core.runs.store import (PROJECT_ROOT, effective_state, new_run_id, now_iso, read_json, run_path,
                            write_json_atomic, write_status)
 
 
-# Runs from the app wait their turn beyond this many at once (see core.queue).
+# Runs from the app wait their turn beyond this many at once (see core.runs.queue).
 QUEUE_LIMIT = DEFAULT_LIMIT
 
 

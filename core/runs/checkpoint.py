@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.config import TrainConfig
-from core.models import build_model
-from core.runstore import write_bytes_atomic
+from core.engine.config import TrainConfig
+from core.engine.models import build_model
+from core.runs.store import write_bytes_atomic
 
 
 class CheckpointError(ValueError):

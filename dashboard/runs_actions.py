@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import ConfigError
-from core.runstore import RunInfo, RunStoreError, delete_run, rename_run
-from dashboard import store
+from core.engine.config import ConfigError
+from core.runs.store import RunInfo, RunStoreError, delete_run, rename_run
+from dashboard import cached
 
 FLASH_KEY = "runs_flash"
 
@@ -20,7 +20,7 @@ def flash() -> None:
 
 def _done(message: str) -> None:
     st.session_state[FLASH_KEY] = message
-    store.refresh_runs()
+    cached.refresh_runs()
     st.rerun()
 
 
@@ -29,7 +29,7 @@ def rename(run: RunInfo) -> None:
                              max_chars=100)
     if st.button("Rename", key=f"rename-btn-{run.run_id}"):
         try:
-            rename_run(store.runs_dir(), run.run_id, new_name)
+            rename_run(cached.runs_dir(), run.run_id, new_name)
         except (ConfigError, RunStoreError, OSError, ValueError) as e:
             st.error(f"Could not rename: {e}")
         else:
@@ -41,7 +41,7 @@ def delete(run: RunInfo) -> None:
     if st.button("Delete run", key=f"delete-btn-{run.run_id}", type="primary", disabled=not sure,
                  icon=":material/delete:"):
         try:
-            delete_run(store.runs_dir(), run.run_id)  # refuses a run that is still training
+            delete_run(cached.runs_dir(), run.run_id)  # refuses a run that is still training
         except (RunStoreError, OSError) as e:
             st.error(f"Could not delete: {e}")
         else:

@@ -12,10 +12,10 @@ import math
 import signal
 from pathlib import Path
 
-from core.liveness import CANCEL_FILE, signal_owner
-from core.runstore import (RunStoreError, effective_state, is_valid_run_id, load_run, now_iso, read_json, run_path,
+from core.runs.liveness import CANCEL_FILE, signal_owner
+from core.runs.store import (RunStoreError, effective_state, is_valid_run_id, load_run, now_iso, read_json, run_path,
                            write_json_atomic)
-from core.sweep_plan import format_value
+from core.runs.sweep_plan import format_value
 
 RECORD = "sweep.json"
 CANCEL_FLAG = CANCEL_FILE  # the same file name as a run's
@@ -50,7 +50,7 @@ def cancel_requested(sweep_dir: Path) -> bool:
 
 def sweep_state(record: dict) -> str:
     """The state to show: a live sweep whose process has died is failed (the same
-    rule as a run's: host + pid + start time, or a heartbeat; see core.liveness)."""
+    rule as a run's: host + pid + start time, or a heartbeat; see core.runs.liveness)."""
     return effective_state(record)
 
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import TrainConfig
-from core.data import MNIST_MEAN, MNIST_STD
+from core.engine.config import TrainConfig
+from core.engine.data import MNIST_MEAN, MNIST_STD
 
 
 def make_activation(name: str) -> nn.Module:

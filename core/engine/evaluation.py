@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.data import normalize
+from core.engine.data import normalize
 
 EVAL_BATCH = 2_000
 # Test-time augmentation: the image itself plus one-pixel shifts (never flips:

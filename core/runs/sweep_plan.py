@@ -16,8 +16,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from core import config as C
-from core import options as O
+from core.engine import config as C
+from core.engine import options as O
 
 # Fields a grid may not vary: seeds have --seeds/--seed, the rest are not settings.
 NOT_SWEEPABLE = {"seed": "use --seeds N (and --seed BASE) for seeds", "sweep_id": "it is set by the sweep",
@@ -43,7 +43,7 @@ class Trial:
 
 
 def _typed_options() -> dict:
-    """What a grid may name: the preset, and every option of core.options."""
+    """What a grid may name: the preset, and every option of core.engine.options."""
     preset = O.Option("preset", str, None, "Preset", choices=tuple(C.PRESETS))
     return {"preset": preset, **O.OPTION}
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.data import normalize
+from core.engine.data import normalize
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 25_000_000

@@ -8,10 +8,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.data import normalize
-from core.introspect import conv_kernels, feature_maps
-from dashboard import figures, store
-from dashboard.drawing import DRAWN_KEY  # the last 28x28 image the Draw page's model saw
+from core.engine.data import normalize
+from core.engine.introspect import conv_kernels, feature_maps
+from dashboard import figures, cached
+from dashboard.draw_panel import DRAWN_KEY  # the last 28x28 image the Draw page's model saw
 
 MAX_TILES = 128
 MEAN = "mean over inputs"
@@ -49,7 +49,7 @@ def _random_index(key: str, n: int) -> None:
 def pick_digit(key: str) -> tuple[torch.Tensor, np.ndarray] | None:
     """The input digit: a test-set image by index or at random, or the one drawn on the Draw page.
     Returns (normalized [1,1,28,28] tensor, 28x28 uint8 image) or None after saying why."""
-    images, labels, error = store.mnist_test()
+    images, labels, error = cached.mnist_test()
     sources = (["Test-set digit"] if images is not None else []) + (["Drawn digit"] if DRAWN_KEY in st.session_state else [])
     if not sources:
         st.info(f"Draw a digit on the Draw page to see its feature maps (the MNIST test set is not available: {error}).")
