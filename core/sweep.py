@@ -439,7 +439,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     from ray import tune
 
     from core.engine.config import TrainConfig
-    from core.train import run
+    from core.runs.run_process import run_training
 
     spec = specs[config["index"]]
     torch.set_num_threads(1)
@@ -455,7 +455,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
 
     error = None
     try:
-        run(TrainConfig.from_dict(spec["config"]), Path(spec["runs_dir"]), run_id=spec["run_id"],
+        run_training(TrainConfig.from_dict(spec["config"]), Path(spec["runs_dir"]), run_id=spec["run_id"],
             on_epoch=on_epoch, should_stop=should_stop)
     except Exception as e:  # the run recorded it as failed; the sweep goes on
         error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

@@ -28,11 +28,11 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def trained_run(mnist_dir, tmp_path_factory) -> Path:
     """One small but real completed run (1 epoch on 3,000 images), shared read-only."""
-    from core.train import run
+    from core.runs.run_process import run_training
 
     cfg = from_preset(None, model="cnn", widths=(8, 16), hidden=32, epochs=1, batch_size=64,
                       train_limit=3000, augment=0.0, name="fixture run", data_dir=str(mnist_dir))
-    run_dir = run(cfg, tmp_path_factory.mktemp("fixture-store"))
+    run_dir = run_training(cfg, tmp_path_factory.mktemp("fixture-store"))
     assert (run_dir / "evaluation.json").exists(), (run_dir / "status.json").read_text()
     return run_dir
 

@@ -206,19 +206,19 @@ def _cancel_cfg():
 
 
 def test_a_queued_run_stops_on_its_cancel_file(store):
-    """In-process core.train.run: cancelled before it starts, and while it waits for a slot."""
-    from core.train import run
+    """In-process run_training: cancelled before it starts, and while it waits for a slot."""
+    from core.runs.run_process import run_training
 
     early = make_run(store, "20260101-000000-early-0001", state="queued", pid=None, launched_at=ago(1))
     (early / CANCEL_FILE).touch()
-    run(_cancel_cfg(), store, run_id=early.name, queue_limit=0)
+    run_training(_cancel_cfg(), store, run_id=early.name, queue_limit=0)
     status = read_json(early / "status.json")
     assert status["state"] == "cancelled" and not (early / "metrics.csv").exists()
     assert status["host"] == liveness.this_host() and status["pid"] == os.getpid() and status["pid_started"]
 
     make_run(store, "20260101-000000-busy-0002", state="running", **identity())  # holds the one slot
     waiting = make_run(store, "20260101-000000-waiting-0003", state="queued", pid=None, launched_at=ago(1))
-    worker = threading.Thread(target=run, args=(_cancel_cfg(), store),
+    worker = threading.Thread(target=run_training, args=(_cancel_cfg(), store),
                               kwargs={"run_id": waiting.name, "queue_limit": 1}, daemon=True)
     worker.start()
     deadline = time.monotonic() + 30

@@ -11,13 +11,13 @@ from core.engine.config import from_preset
 from core.engine.data import load_mnist
 from core.engine.evaluation import predict_scores
 from core.runs.store import METRIC_COLUMNS, read_json, read_metrics
-from core.train import run
+from core.runs.run_process import run_training
 
 
 @pytest.fixture(scope="module")
 def one_epoch_run(mnist_dir, tmp_path_factory):
     cfg = from_preset("fast", epochs=1, data_dir=str(mnist_dir), name="one epoch")
-    return run(cfg, tmp_path_factory.mktemp("runs"))
+    return run_training(cfg, tmp_path_factory.mktemp("runs"))
 
 
 def test_one_epoch_reaches_98_percent(one_epoch_run):
@@ -68,7 +68,7 @@ def test_checkpoint_loads_weights_only_and_rebuilds_predictions(one_epoch_run, m
 def test_same_seed_same_metrics(mnist_dir, tmp_path):
     cfg = from_preset(None, model="cnn", widths=(4, 8), hidden=16, epochs=1, train_limit=1000,
                       val_size=500, augment=1.0, dropout=0.2, data_dir=str(mnist_dir), seed=3)
-    rows = [read_metrics(run(cfg, tmp_path / str(i)) / "metrics.csv")[0] for i in range(2)]
+    rows = [read_metrics(run_training(cfg, tmp_path / str(i)) / "metrics.csv")[0] for i in range(2)]
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "test_acc"):
         assert rows[0][key] == rows[1][key], key
 
@@ -77,7 +77,7 @@ def test_same_seed_same_metrics(mnist_dir, tmp_path):
 def test_other_families_learn(model, mnist_dir, tmp_path):
     preset = "lenet1989" if model == "lenet1989" else None
     cfg = from_preset(preset, model=model, epochs=1, train_limit=3000, augment=0.0, data_dir=str(mnist_dir))
-    summary = read_json(run(cfg, tmp_path) / "evaluation.json")["summary"]
+    summary = read_json(run_training(cfg, tmp_path) / "evaluation.json")["summary"]
     assert summary["test_acc"] > 0.80, summary
 
 
@@ -87,7 +87,7 @@ def test_evaluation_scores_exactly_the_kept_weights(mnist_dir, tmp_path):
     # Seed 0 with this too-large constant learning rate peaks at epoch 2 of 3 (measured).
     cfg = from_preset(None, model="cnn", widths=(4, 8), hidden=16, epochs=3, train_limit=1000, val_size=500,
                       optimizer="sgd", lr=0.3, scheduler="none", augment=0.0, data_dir=str(mnist_dir))
-    run_dir = run(cfg, tmp_path)
+    run_dir = run_training(cfg, tmp_path)
     rows = read_metrics(run_dir / "metrics.csv")
     report = read_json(run_dir / "evaluation.json")
     best = max(rows, key=lambda r: r["val_acc"])

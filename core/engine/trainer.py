@@ -1,14 +1,14 @@
 """The training loop: in-memory uint8 batches, batched augmentation on the
-device, one metrics row per epoch, best-by-validation checkpoint, final report.
+device, one metrics row per epoch, the best epoch chosen by validation alone.
 
-It knows nothing of processes or signals; `core.train` wraps it in a run.
+It writes no files and knows nothing of processes: what it has to say goes out
+through `Hooks`, and core.runs.run_process turns that into a run directory.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -16,12 +16,10 @@ import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.engine.augment import random_affine
-from core.runs.checkpoint import save_checkpoint
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
 from core.engine.evaluation import loss_fn, score
 from core.engine.models import build_model
-from core.runs.store import metrics_to_csv, write_bytes_atomic
 
 
 SMALL_BATCH = 32
@@ -38,6 +36,8 @@ class Hooks:
     # running: (mean train loss, train accuracy) so far this epoch, or None when not measured
     on_batch: Callable[[int, int, int, tuple | None], None] = lambda epoch, batch, n_batches, running: None
     on_epoch: Callable[[dict], None] = lambda row: None
+    # a new best validation accuracy: (epoch, val_acc, the weights to keep)
+    on_best: Callable[[int, float, nn.Module], None] = lambda epoch, val_acc, model: None
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -152,8 +152,8 @@ class Trainer:
         return loss_sum.item() / seen, correct.item() / seen
 
 
-def train(cfg: TrainConfig, data: Splits, run_dir: Path, hooks: Hooks | None = None) -> TrainResult:
-    """Train `cfg` on `data`, writing metrics.csv and model.pt into `run_dir` as it goes."""
+def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResult:
+    """Train `cfg` on `data`, epoch by epoch, telling `hooks` as it goes."""
     hooks = hooks or Hooks()
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -174,12 +174,11 @@ def train(cfg: TrainConfig, data: Splits, run_dir: Path, hooks: Hooks | None = N
             "lr": lr, "epoch_seconds": time.perf_counter() - started,
         }
         result.rows.append(row)
-        write_bytes_atomic(run_dir / "metrics.csv", metrics_to_csv(result.rows))
+        hooks.on_epoch(row)
         # Only validation picks the best epoch; the test set is only reported.
         if val_acc > result.best_val_acc:
             result.best_epoch, result.best_val_acc = epoch, val_acc
-            save_checkpoint(run_dir / "model.pt", scored, cfg, epoch=epoch, val_acc=val_acc)
-        hooks.on_epoch(row)
+            hooks.on_best(epoch, val_acc, scored)
 
     return result
 

@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from core.engine.config import TrainConfig
 from core.engine.models import build_model
-from core.runs.store import write_bytes_atomic
+from core.runs.files import write_bytes_atomic
 
 
 class CheckpointError(ValueError):

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
 from core.runs.liveness import START_TIMEOUT_S, is_alive  # noqa: F401 (START_TIMEOUT_S: re-exported)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -73,34 +72,6 @@ def run_path(runs_dir: Path, run_id: str) -> Path:
     if not is_valid_run_id(run_id):
         raise RunStoreError(f"not a run id: {run_id[:60]!r}")
     return Path(runs_dir) / run_id
-
-
-# ---------------------------------------------------------------- atomic writes
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run store is meant to be read
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    write_bytes_atomic(path, json.dumps(obj, indent=2).encode())
-
-
-def read_json(path: Path):
-    return json.loads(Path(path).read_text())
 
 
 def metrics_to_csv(rows: list[dict]) -> bytes:

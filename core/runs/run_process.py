@@ -1,0 +1,138 @@
+"""The process that owns one run: its folder, config.json and status.json, the
+queue, signals and the cancel file, the heartbeat, the metrics and checkpoints
+the loop hands over, and the final report. `python -m core.train`, the
+dashboard's launcher and a sweep's Ray trial all train through `run_training`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from core.engine.config import TrainConfig
+from core.engine.data import DataError, load_mnist, split
+from core.engine.models import build_model, count_parameters
+from core.engine.trainer import Cancelled, Hooks, fit, resolve_device
+from core.runs.checkpoint import save_checkpoint
+from core.runs.files import write_bytes_atomic, write_json_atomic
+from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, utc_now_iso
+from core.runs.progress import ProgressWriter
+from core.runs.queue import wait_for_slot
+from core.runs.report import write_evaluation
+from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, now_iso, run_path, write_status
+
+
+def library_versions() -> dict:
+    import numpy
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
+    return {
+        **cfg.to_dict(),
+        "device_resolved": str(device),
+        "data_source": str(data_root),
+        "parameters": count_parameters(build_model(cfg)),
+        "versions": library_versions(),
+        "created_at": now_iso(),
+    }
+
+
+def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False,
+        run_id: str | None = None, queue_limit: int = 0, on_epoch=None, should_stop=None) -> Path:
+    """Train into a run directory (new, or the one a launcher reserved as `run_id`),
+    first waiting until fewer than `queue_limit` runs train (0 = no queue);
+    returns the directory whatever happens. Optional extra hooks (a sweep trial's):
+    `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly.
+    The run records who runs it (host, pid, start time) and beats a heartbeat into
+    status.json while it lives; it stops cleanly on SIGTERM/SIGINT or when the file
+    `cancel` appears in its folder, queued or training (see core.runs.liveness)."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = run_path(runs_dir, run_id or new_run_id(cfg.name or cfg.preset or cfg.model))
+    run_dir.mkdir(exist_ok=run_id is not None)
+    print(run_dir, flush=True)  # first, so a script can watch the run while it trains
+    write_status(run_dir, state="queued", **identity(os.getpid()), ended_at=None, error=None)
+    write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
+
+    stop = {"asked": False}
+    cancel_requested = cancel_watch(run_dir / CANCEL_FILE)
+
+    def ask_to_stop(signum, frame):
+        stop["asked"] = True
+
+    def stopping() -> bool:
+        return stop["asked"] or cancel_requested() or bool(should_stop and should_stop())
+
+    # Signals can only be caught on the main thread (not, say, in a sweep worker thread).
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)} if on_main_thread else {}
+    progress = ProgressWriter(run_dir, cfg.epochs, time.monotonic(), show_bar)
+    data = None
+    # Beats go through write_status, whose lock keeps them from the main thread's writes.
+    heartbeat = Heartbeat(lambda: write_status(run_dir, heartbeat_at=utc_now_iso())).start()
+    try:
+        if stopping() or not wait_for_slot(runs_dir, run_dir, queue_limit, stopping):
+            raise Cancelled()
+        progress.started = time.monotonic()
+        write_status(run_dir, started_at=now_iso())
+        device = resolve_device(cfg.device)
+        clock = time.perf_counter()
+        mnist = load_mnist(cfg.data_dir)
+        data = split(mnist, cfg.val_size, cfg.train_limit)
+        timings = {"data_load_s": time.perf_counter() - clock}
+        described = describe(cfg, mnist.root, device)
+        write_json_atomic(run_dir / "config.json", described)
+        print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
+              f"device {device}", file=sys.stderr, flush=True)
+        hooks = Hooks(on_batch=progress.on_batch, on_epoch=_epoch_writer(run_dir, on_epoch),
+                      on_best=lambda epoch, val_acc, model: save_checkpoint(
+                          run_dir / "model.pt", model, cfg, epoch=epoch, val_acc=val_acc),
+                      should_stop=stopping)
+        clock = time.perf_counter()
+        fit(cfg, data, hooks)
+        timings["train_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta, device)
+        timings["evaluation_s"] = time.perf_counter() - clock
+        write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
+    except Cancelled:
+        progress.close()
+        _finish_cancelled(run_dir, cfg, data)
+    except (Exception, KeyboardInterrupt) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
+        if not isinstance(e, DataError):
+            raise
+    finally:
+        heartbeat.stop()
+        progress.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return run_dir
+
+
+def _epoch_writer(run_dir: Path, then=None):
+    """The on_epoch hook: metrics.csv rewritten (atomically) with every finished epoch."""
+    rows: list[dict] = []
+
+    def on_epoch(row: dict) -> None:
+        rows.append(row)
+        write_bytes_atomic(run_dir / "metrics.csv", metrics_to_csv(rows))
+        if then is not None:
+            then(row)
+    return on_epoch
+
+
+def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
+    """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
+    if data is not None and (run_dir / "model.pt").exists():
+        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta)
+    write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)
