@@ -5,38 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import torch
-import torch.nn as nn
 
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.command_line import OneLineParser, fail
-from core.engine.preprocess import ImageError, NoDigitError, Prepared, prepare_digit
+from core.engine.prediction import predict_image
+from core.engine.preprocess import ImageError, NoDigitError
 from core.runs.store import DEFAULT_MODEL_DIR
-
-
-@dataclass
-class Prediction:
-    digit: int
-    confidence: float
-    probs: list[float]
-    prepared: Prepared  # includes the 28x28 image the model saw
-
-
-@torch.inference_mode()
-def predict_prepared(model: nn.Module, prepared: Prepared) -> Prediction:
-    probs = model(prepared.tensor).softmax(1)[0].numpy().astype(np.float64)
-    digit = int(probs.argmax())
-    return Prediction(digit, float(probs[digit]), [round(float(p), 6) for p in probs], prepared)
-
-
-def predict_image(model: nn.Module, source) -> Prediction:
-    """Any image source (see core.engine.preprocess.open_image) -> prediction.
-    Raises NoDigitError for an image without ink, ImageError for unreadable input."""
-    return predict_prepared(model, prepare_digit(source))
 
 
 def model_path(run_dir: str | Path | None) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.predict import Prediction, predict_image
+from core.engine.prediction import Prediction, predict_image
 from core.engine.preprocess import ImageError, NoDigitError
 from dashboard import figures
 from dashboard.widgets import upscale

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.runs.checkpoint import load_model
-from core.predict import model_path, predict_image
+from core.engine.prediction import predict_image
+from core.predict import model_path
 from tests.conftest import PROJECT_ROOT
 
 # Strokes on a 280x280 canvas, off-centre on purpose, as a user might draw.
