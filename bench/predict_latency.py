@@ -18,9 +18,9 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.runs.checkpoint import load_model  # noqa: E402
 from core.engine.prediction import predict_image  # noqa: E402
 from core.predict import model_path  # noqa: E402
+from core.runs.checkpoint import load_model  # noqa: E402
 
 
 def canvas_seven() -> np.ndarray:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sys
 
+from core.engine.data import DataError, load_mnist
 from core.runs.checkpoint import CheckpointError, read_checkpoint
 from core.runs.command_line import OneLineParser, fail
-from core.engine.data import DataError, load_mnist
 from core.runs.report import write_evaluation
 from core.runs.store import DEFAULT_MODEL_DIR
 

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from core.runs.checkpoint import CheckpointError, load_model
-from core.runs.command_line import OneLineParser, fail
 from core.engine.prediction import predict_image
 from core.engine.preprocess import ImageError, NoDigitError
+from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.command_line import OneLineParser, fail
 from core.runs.store import DEFAULT_MODEL_DIR
 
 

@@ -10,7 +10,7 @@ import torch
 
 from core.engine.data import normalize
 from core.engine.introspect import conv_kernels, feature_maps
-from dashboard import figures, cached
+from dashboard import cached, figures
 from dashboard.draw_panel import DRAWN_KEY  # the last 28x28 image the Draw page's model saw
 
 MAX_TILES = 128

@@ -1,4 +1,4 @@
-"""Plotly figures of a sweep. Pure functions of plain data (core.sweep's table rows), no Streamlit."""
+"""Plotly figures of a sweep. Pure functions of plain data (core.runs.sweep_record.sweep_table's rows), no Streamlit."""
 
 from __future__ import annotations
 

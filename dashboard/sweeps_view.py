@@ -8,9 +8,10 @@ import streamlit as st
 
 from core.engine import config as C
 from core.engine import options as O
+from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.store import RunStoreError
-from core.sweep import SweepError, aggregate, cancel_sweep, launch_sweep, load_sweep, sweep_table
-from core.runs.sweep_plan import format_value, split_values, sweepable_options
+from core.runs.sweep_plan import SweepError, format_value, split_values, sweepable_options
+from core.runs.sweep_record import aggregate, load_sweep, sweep_table
 from dashboard import cached, sweep_figures
 from dashboard.widgets import LIVE_STATES, state_badge
 

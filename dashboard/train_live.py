@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
-from dashboard import figures, cached
 from core.runs.launcher import cancel_run
+from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
+from dashboard import cached, figures
 from dashboard.widgets import LIVE_STATES, format_seconds, run_label, state_badge
 
 LOG_TAIL_CHARS = 3000

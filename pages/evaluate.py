@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, gallery, cached
+from dashboard import cached, figures, gallery
 from dashboard.widgets import run_picker
 
 st.title("Evaluate")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.runs.store import STATES
-from dashboard import figures, runs_actions, cached, run_tables
+from dashboard import cached, figures, run_tables, runs_actions
 from dashboard.widgets import run_label, run_picker
 
 st.title("Runs")

@@ -4,7 +4,7 @@ trials, then mean test accuracy over two axes and every trial in parallel coordi
 import streamlit as st
 
 from core.runs.store import RunStoreError
-from core.sweep import list_sweeps, load_sweep
+from core.runs.sweep_record import list_sweeps, load_sweep
 from dashboard import cached
 from dashboard.sweeps_view import details, header, live_sweep, new_sweep_form, pick_sweep, results, trials_table
 from dashboard.widgets import LIVE_STATES

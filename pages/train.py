@@ -3,9 +3,9 @@
 import streamlit as st
 
 from core.engine.config import ConfigError
-from core.runs.store import RunStoreError
-from dashboard import train_live, cached
 from core.runs.launcher import launch_run
+from core.runs.store import RunStoreError
+from dashboard import cached, train_live
 from dashboard.train_form import preset_picker, train_form
 from dashboard.widgets import LIVE_STATES
 

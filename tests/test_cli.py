@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from core.runs.command_line import config_to_args
 from core.engine.config import from_preset
+from core.runs.command_line import config_to_args
 from tests.conftest import PROJECT_ROOT
 
 

@@ -3,11 +3,11 @@
 import numpy as np
 import torch
 
-from core.runs.checkpoint import load_model
 from core.engine.config import from_preset
 from core.engine.introspect import conv_kernels, feature_maps
 from core.engine.models import build_model
 from core.predict import model_path
+from core.runs.checkpoint import load_model
 
 
 def test_cnn_kernels_have_layer_names_and_shapes():

@@ -17,11 +17,11 @@ import psutil
 import pytest
 
 from core.runs import liveness
+from core.runs.launcher import cancel_run
 from core.runs.liveness import CANCEL_FILE, HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, Heartbeat, identity, is_alive
 from core.runs.queue import running_runs, wait_for_slot
 from core.runs.store import (RunStoreError, delete_run, effective_state, read_json, wait_for_state, write_json_atomic,
-                           write_status)
-from core.runs.launcher import cancel_run
+                             write_status)
 
 RUN_ID = "20260101-000000-liveness-0001"
 
@@ -174,8 +174,9 @@ def test_heartbeat_and_main_thread_never_lose_each_others_fields(tmp_path):
 
 
 def test_sweep_identity_heartbeat_and_cancel(tmp_path, sigterms):
-    from core.sweep import SweepDriver
-    from core.runs.sweep_record import cancel_sweep, load_sweep, sweeps_dir_for, write_record
+    from core.runs.launcher import cancel_sweep
+    from core.runs.sweep_driver import SweepDriver
+    from core.runs.sweep_record import load_sweep, sweeps_dir_for, write_record
 
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.runs.checkpoint import load_model
 from core.engine.prediction import predict_image
 from core.predict import model_path
+from core.runs.checkpoint import load_model
 from tests.conftest import PROJECT_ROOT
 
 # Strokes on a 280x280 canvas, off-centre on purpose, as a user might draw.

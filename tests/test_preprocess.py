@@ -13,14 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from core.engine.data import MNIST_MEAN, MNIST_STD
-from core.engine.preprocess import (
-    MAX_IMAGE_BYTES,
-    ImageError,
-    NoDigitError,
-    Prepared,
-    open_image,
-    prepare_digit,
-)
+from core.engine.preprocess import MAX_IMAGE_BYTES, ImageError, NoDigitError, Prepared, open_image, prepare_digit
 
 SIDE = 280  # streamlit-drawable-canvas default size
 WIDTH = 20  # stroke width

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.liveness import is_alive
 from core.runs.store import load_run, read_json
-from core.sweep import (SweepError, aggregate, cancel_sweep, launch_sweep, list_sweeps, load_sweep, main,
-                        plan_sweep, sweep_table, sweeps_dir_for)
-from core.runs.sweep_plan import parse_grid_args, typed_grid
+from core.runs.sweep_plan import SweepError, parse_grid_args, plan_sweep, typed_grid
+from core.runs.sweep_record import aggregate, list_sweeps, load_sweep, sweep_table, sweeps_dir_for
+from core.sweep import main
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--epochs", "1", "--train-limit", "5000", "--widths", "8,16", "--hidden", "32", "--val-size", "1000",

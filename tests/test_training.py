@@ -6,12 +6,12 @@ import hashlib
 import pytest
 import torch
 
-from core.runs.checkpoint import load_model
 from core.engine.config import from_preset
 from core.engine.data import load_mnist
 from core.engine.evaluation import predict_scores
-from core.runs.store import METRIC_COLUMNS, read_json, read_metrics
+from core.runs.checkpoint import load_model
 from core.runs.run_process import run_training
+from core.runs.store import METRIC_COLUMNS, read_json, read_metrics
 
 
 @pytest.fixture(scope="module")

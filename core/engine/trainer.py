@@ -21,7 +21,6 @@ from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
 from core.engine.evaluation import loss_fn, score
 from core.engine.models import build_model
 
-
 SMALL_BATCH = 32
 
 

@@ -1,8 +1,11 @@
-"""Starting and stopping background training runs from the app.
+"""Starting and stopping background work from the app: training runs and sweeps.
 
-The app never trains in its own process: it reserves a run folder, starts
-`python -m core.train --run-id ...` as a detached child and from then on only
-reads the run directory, so a run survives a page reload or a closed tab.
+The app never trains in its own process: it reserves a folder (a run's, a sweep's),
+starts `python -m core.train ...` or `python -m core.sweep ...` there as a detached
+child and from then on only reads that folder, so the work survives a page reload
+or a closed tab. Stopping is the same for both: the file `cancel` in the folder,
+which the owner watches wherever it runs, and SIGTERM only to this host's process
+that the folder's record names (core.runs.liveness).
 """
 
 from __future__ import annotations
@@ -13,20 +16,50 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.runs.command_line import config_to_args
 from core.engine.config import TrainConfig, validate
+from core.runs.command_line import config_to_args, options_to_args
 from core.runs.liveness import request_cancel, signal_owner
 from core.runs.queue import DEFAULT_LIMIT
-from core.runs.store import (PROJECT_ROOT, effective_state, new_run_id, now_iso, read_json, run_path,
-                           write_json_atomic, write_status)
-
+from core.runs.store import (PROJECT_ROOT, effective_state, new_run_id, now_iso, read_json, run_path, write_json_atomic,
+                             write_status)
+from core.runs.sweep_plan import SweepError, grid_to_args, plan
+from core.runs.sweep_record import LIVE_STATES, read_record, sweep_path, sweeps_dir_for, write_record
 
 # Runs from the app wait their turn beyond this many at once (see core.runs.queue).
 QUEUE_LIMIT = DEFAULT_LIMIT
 
 
+def start_detached(module: str, args: list[str], log_path: Path) -> None:
+    """Start `python -m <module> <args>` in its own session (it outlives the app),
+    its output going to `log_path` in the folder reserved for it."""
+    with open(log_path, "wb") as log:
+        subprocess.Popen([sys.executable, "-m", module, *args], cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ})
+
+
+def cancel(folder: Path, owner: dict) -> bool:
+    """Ask the work in `folder` (a run's or a sweep's), whose record is `owner`, to stop;
+    True if live (or queued) work was asked.
+
+    The request is the file `cancel` in the folder, which the owner watches wherever
+    it runs: on another host of a cluster, or queued and not started yet. It is written
+    for anything not yet ended, even what reads as dead (nothing is lost if it is).
+    Only when the owner's identity (host + pid + start time) is this machine's live
+    process is it also sent SIGTERM; a reused pid is never signalled.
+    """
+    if owner.get("state") not in LIVE_STATES:
+        return False
+    request_cancel(folder)
+    if effective_state(owner) not in LIVE_STATES:
+        return False
+    signal_owner(owner, signal.SIGTERM)
+    return True
+
+
+# ---------------------------------------------------------------- runs
+
 def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
-    """Validate, reserve a run folder, start the child; returns the run id."""
+    """Validate, reserve a run folder, start `python -m core.train`; returns the run id."""
     validate(cfg)
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -36,29 +69,49 @@ def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
     write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
     # No pid yet: the child records its own, so the two never overwrite each other.
     write_status(run_dir, state="queued", pid=None, launched_at=now_iso())
-    command = [sys.executable, "-m", "core.train", *config_to_args(cfg),
-               "--runs-dir", str(runs_dir), "--run-id", run_id, "--queue-limit", str(QUEUE_LIMIT)]
-    with open(run_dir / "train.log", "wb") as log:
-        subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                         stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ})
+    start_detached("core.train", [*config_to_args(cfg), "--runs-dir", str(runs_dir), "--run-id", run_id,
+                                  "--queue-limit", str(QUEUE_LIMIT)], run_dir / "train.log")
     return run_id
 
 
 def cancel_run(runs_dir: Path, run_id: str) -> bool:
-    """Ask a run to stop after its current batch; True if a live (or queued) run was asked.
-
-    The request is the file `cancel` in the run folder, which the run watches wherever
-    it runs: on another host of a cluster, or queued and not started yet. It is written
-    for any run not yet ended, even one that reads as dead (nothing is lost if it is).
-    Only when the run's identity (host + pid + start time) is this machine's live
-    process is it also sent SIGTERM; a reused pid is never signalled.
-    """
+    """Ask a run to stop after its current batch (see `cancel`)."""
     run_dir = run_path(runs_dir, run_id)
-    status = read_json(run_dir / "status.json")
-    if status.get("state") not in ("running", "queued"):
-        return False
-    request_cancel(run_dir)
-    if effective_state(status) not in ("running", "queued"):
-        return False
-    signal_owner(status, signal.SIGTERM)
-    return True
+    return cancel(run_dir, read_json(run_dir / "status.json"))
+
+
+# ---------------------------------------------------------------- sweeps
+
+def launch_sweep(grid: dict[str, list], runs_dir: Path, *, seeds: int = 1, base: dict | None = None,
+                 samples: int | None = None, max_concurrent: int | None = None,
+                 address: str | None = None) -> str:
+    """Validate, reserve a sweep folder, start `python -m core.sweep`; returns the
+    sweep id. Raises SweepError on bad input."""
+    base = dict(base or {})
+    plan(grid, seeds, base, samples)  # refuse a bad grid here, in the caller
+    if max_concurrent is not None and (isinstance(max_concurrent, bool) or int(max_concurrent) < 1):
+        raise SweepError("--max-concurrent", f"{max_concurrent!r} is not a whole number >= 1")
+    runs_dir = Path(runs_dir).absolute()
+    sweep_id = new_run_id("sweep " + " ".join(grid))
+    sweep_dir = sweeps_dir_for(runs_dir) / sweep_id
+    sweep_dir.mkdir(parents=True)
+    # No pid yet: the child records its own (and the trials) as it starts.
+    write_record(sweep_dir, {"id": sweep_id, "created_at": now_iso(), "launched_at": now_iso(), "state": "queued",
+                             "pid": None, "error": None, "grid": grid, "seeds": [], "base": base, "trials": []})
+    args = [*grid_to_args(grid), "--seeds", str(seeds), *options_to_args(base), "--runs-dir", str(runs_dir),
+            "--sweep-id", sweep_id]
+    if samples is not None:
+        args += ["--samples", str(samples)]
+    if max_concurrent is not None:
+        args += ["--max-concurrent", str(max_concurrent)]
+    if address:
+        args += ["--address", address]
+    start_detached("core.sweep", args, sweep_dir / "sweep.log")
+    return sweep_id
+
+
+def cancel_sweep(runs_dir: Path, sweep_id: str) -> bool:
+    """Ask a sweep to stop (see `cancel`): running trials stop after their batch, the
+    rest never start; a sweep driven from another host sees the flag."""
+    sweep_dir = sweep_path(runs_dir, sweep_id)
+    return cancel(sweep_dir, read_record(sweep_dir))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from core.runs.checkpoint import load_model
 from core.engine.evaluation import predict_scores, test_report
+from core.runs.checkpoint import load_model
 from core.runs.store import read_metrics, write_json_atomic, write_status
 
 

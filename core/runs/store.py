@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
-from core.runs.liveness import START_TIMEOUT_S, is_alive  # noqa: F401 (START_TIMEOUT_S: re-exported)
+from core.runs.liveness import is_alive
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"

@@ -9,17 +9,17 @@ Beside it: `cancel` (a flag file: trials stop when it appears), `sweep.log`
 from __future__ import annotations
 
 import math
-import signal
 from pathlib import Path
 
-from core.runs.liveness import CANCEL_FILE, signal_owner
-from core.runs.store import (RunStoreError, effective_state, is_valid_run_id, load_run, now_iso, read_json, run_path,
-                           write_json_atomic)
+from core.runs.liveness import CANCEL_FILE
+from core.runs.store import (RunStoreError, effective_state, is_valid_run_id, load_run, read_json, run_path,
+                             write_json_atomic)
 from core.runs.sweep_plan import format_value
 
 RECORD = "sweep.json"
 CANCEL_FLAG = CANCEL_FILE  # the same file name as a run's
 LIVE_STATES = ("queued", "running")
+NEVER_STARTED = "the sweep ended before this trial started"
 
 
 def sweeps_dir_for(runs_dir: Path) -> Path:
@@ -54,28 +54,41 @@ def sweep_state(record: dict) -> str:
     return effective_state(record)
 
 
+def trial_outcome(run_dir: Path, over: bool = False) -> dict | None:
+    """What a trial's run says about the trial, the one rule for the sweep's process,
+    its Ray trial and every reader: None if the run never started (no status.json);
+    else its state, best val acc (the summary's, else the best epoch's so far),
+    test acc, epochs done and error (None where the run does not say).
+    `over`: the trial has ended (its Ray trial returned, or the sweep ended), so a
+    run that still reads as queued or running will not finish: it counts as failed."""
+    if not (Path(run_dir) / "status.json").exists():
+        return None
+    info = load_run(Path(run_dir))
+    state, error = info.state, info.status.get("error")
+    if state in LIVE_STATES and over:
+        state, error = "failed", error or "its run had not finished when the trial ended"
+    if state not in LIVE_STATES:
+        error = error or ("; ".join(info.problems) or None)
+    val_acc = info.summary.get("best_val_acc")
+    if val_acc is None and info.metrics:
+        val_acc = max(row["val_acc"] for row in info.metrics)
+    return {"state": state, "val_acc": val_acc, "test_acc": info.summary.get("test_acc"),
+            "epochs_done": len(info.metrics), "error": error}
+
+
 def _refresh_trial(trial: dict, runs_dir: Path, sweep_state_now: str) -> dict:
     trial = dict(trial)
     try:
-        run_dir = run_path(runs_dir, trial.get("run_id", ""))
+        outcome = trial_outcome(run_path(runs_dir, trial.get("run_id", "")))
     except RunStoreError:
-        run_dir = None
-    if run_dir is not None and (run_dir / "status.json").exists():
-        info = load_run(run_dir)
-        trial["state"] = info.state
-        if info.summary:
-            trial["test_acc"] = info.summary.get("test_acc", trial.get("test_acc"))
-            trial["val_acc"] = info.summary.get("best_val_acc", trial.get("val_acc"))
-        elif info.metrics:
-            trial["val_acc"] = max(r["val_acc"] for r in info.metrics)
-        trial["epochs_done"] = len(info.metrics)
-        if info.status.get("error"):
-            trial["error"] = info.status["error"]
+        outcome = None
+    if outcome is not None:
+        trial.update({k: v for k, v in outcome.items() if v is not None})
     elif trial.get("state") in LIVE_STATES and sweep_state_now not in LIVE_STATES:
         # Never started, and the sweep is over: it will not run now.
         trial["state"] = "cancelled" if sweep_state_now == "cancelled" else "failed"
         if trial["state"] == "failed":
-            trial["error"] = trial.get("error") or "the sweep ended before this trial started"
+            trial["error"] = trial.get("error") or NEVER_STARTED
     return trial
 
 
@@ -125,20 +138,6 @@ def list_sweeps(runs_dir: Path) -> list[dict]:
         sweeps.append(record)
     sweeps.sort(key=lambda r: r["id"], reverse=True)
     return sweeps
-
-
-def cancel_sweep(runs_dir: Path, sweep_id: str) -> bool:
-    """Raise the cancel flag (running trials stop after their batch, the rest never start)
-    and SIGTERM the sweep process, only if it is this host's live process with the
-    recorded pid and start time (never a stranger that reuses the pid; a sweep driven
-    from another host sees the flag). True if a live sweep was asked to stop."""
-    sweep_dir = sweep_path(runs_dir, sweep_id)
-    record = read_record(sweep_dir)
-    if sweep_state(record) not in LIVE_STATES:
-        return False
-    (sweep_dir / CANCEL_FLAG).write_text(now_iso() + "\n")
-    signal_owner(record, signal.SIGTERM)
-    return True
 
 
 # ---------------------------------------------------------------- tables and aggregates

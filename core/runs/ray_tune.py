@@ -1,0 +1,172 @@
+"""A sweep's trials on Ray Tune: starting Ray (local, or a cluster), the Tuner, the
+callback that feeds trial events to the sweep's driver, and the trial itself.
+
+The only module that imports Ray, and only inside its functions: Ray reads its
+settings from the environment when it is imported, so they are set first
+(`ray_environment`). The driver (core.runs.sweep_driver) imports this module once
+a sweep really runs; each Ray worker imports it to run `run_trial`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core.runs.liveness import cancel_watch
+from core.runs.store import PROJECT_ROOT
+from core.runs.sweep_plan import SweepError, Trial
+from core.runs.sweep_record import CANCEL_FLAG, trial_outcome
+
+
+def ray_environment(address: str | None) -> None:
+    """Before ray is imported (it reads these at import): our own SIGINT handling,
+    short output, and for a cluster a short connect and its token if we have one."""
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if address:
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "5")  # ~1 s each, not 20
+        has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                     or (Path.home() / ".ray" / "auth_token").is_file())
+        if has_token:  # a cluster started by `ray start` asks for it (Ray >= 2.59)
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path):
+    """Send fd 2 (Ray's C++ warnings, its daemons' output) to a file for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def ray_init(address: str | None, log_path: Path) -> None:
+    import ray
+
+    quiet = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    env_vars = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if os.environ.get("MNIST_DATA_DIR"):
+        env_vars["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
+    try:
+        if address:
+            # Workers elsewhere get this project's engine shipped to them.
+            with stderr_to(log_path):
+                ray.init(address=address, runtime_env={"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars},
+                         **quiet)
+        else:
+            # The local workers are this machine's processes: they inherit PYTHONPATH.
+            path = os.environ.get("PYTHONPATH")
+            os.environ["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
+            with stderr_to(log_path):
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
+    except ConnectionError as e:
+        reason = str(e).splitlines()[0] if str(e) else "no answer"
+        if log_path.is_file() and "InvalidAuthToken" in log_path.read_text(errors="replace")[-20_000:]:
+            reason = ("the cluster asks for its authentication token: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+                      "and RAY_AUTH_MODE=token")
+        raise SweepError("--address", f"cannot connect to Ray at {address}: {reason}") from None
+
+
+def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None, max_concurrent: int | None) -> None:
+    """Run every trial on Ray Tune, one CPU each, feeding their events to `driver`
+    (a core.runs.sweep_driver.SweepDriver); returns when all have ended."""
+    ray_environment(address)
+    import ray
+    from ray import tune
+
+    ray_init(address, driver.sweep_dir / "ray.log")
+    try:
+        driver.install_signal_handlers()  # ray.init put its own SIGTERM handler in place
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        driver.cluster(cpus, min(max_concurrent or cpus, len(trials)))
+        specs = [{"index": t.index, "run_id": t.run_id, "config": t.config.to_dict(),
+                  "runs_dir": str(Path(runs_dir).absolute()), "cancel_path": str(driver.sweep_dir / CANCEL_FLAG)}
+                 for t in trials]
+        trainable = tune.with_resources(tune.with_parameters(run_trial, specs=specs), {"cpu": 1})
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"index": tune.grid_search([t.index for t in trials])},
+            # Reused actors: a trial's process (and its torch import) serves the next trial.
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True),
+            run_config=tune.RunConfig(
+                name="tune", storage_path=str(driver.sweep_dir / "ray"), verbose=0,
+                callbacks=[tune_callback(driver)],
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
+        tuner.fit()
+    finally:
+        ray.shutdown()
+
+
+def tune_callback(driver):
+    """A Tune callback feeding trial events into the sweep record."""
+    from ray import tune
+
+    class RecordCallback(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            driver.started(trial.config["index"])
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            index = trial.config["index"]
+            if result.get("sweep_final"):
+                driver.finished(index, result.get("state") or "failed", result.get("val_acc"),
+                                result.get("test_acc"), result.get("error"))
+            elif "epoch" in result:
+                driver.epoch(index, result)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            # The trial's process died (the trainable catches its own errors).
+            driver.finished(trial.config["index"], "failed", error=last_error_line(trial))
+
+    return RecordCallback()
+
+
+def last_error_line(trial) -> str:
+    try:
+        lines = [ln for ln in Path(trial.error_file).read_text().splitlines() if ln.strip()]
+        return lines[-1].strip()[:300]
+    except (OSError, TypeError, IndexError):
+        return "the trial's Ray worker failed"
+
+
+def run_trial(config: dict, specs: list[dict]) -> None:
+    """One trial, in a Ray worker: an ordinary run, reporting each epoch to Tune."""
+    import torch
+    from ray import tune
+
+    from core.engine.config import TrainConfig
+    from core.runs.run_process import run_training
+
+    spec = specs[config["index"]]
+    torch.set_num_threads(1)
+    cancel = Path(spec["cancel_path"])
+    final = {"sweep_final": True, "index": spec["index"]}
+    if cancel.exists():  # the sweep was cancelled before this trial started
+        tune.report({**final, "state": "cancelled"})
+        return
+    should_stop = cancel_watch(cancel)
+
+    def on_epoch(row: dict) -> None:
+        tune.report({**row, "index": spec["index"], "sweep_final": False})
+
+    error = None
+    try:
+        run_training(TrainConfig.from_dict(spec["config"]), Path(spec["runs_dir"]), run_id=spec["run_id"],
+                     on_epoch=on_epoch, should_stop=should_stop)
+    except Exception as e:  # the run recorded it as failed; the sweep goes on
+        error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    outcome = trial_outcome(Path(spec["runs_dir"]) / spec["run_id"], over=True)
+    if outcome is None:  # run_training failed before its run recorded anything
+        outcome = {"state": "failed", "error": "its run did not start"}
+    tune.report({**final, **outcome, "error": error or outcome["error"]})
