@@ -241,7 +241,7 @@ def test_a_real_run_ends_cancelled_when_its_cancel_file_appears(store, mnist_dir
                "--epochs", "50", "--train-limit", "2000", "--val-size", "500", "--data-dir", str(mnist_dir),
                "--runs-dir", str(store), "--run-id", run_dir.name]
     with open(store / "e2e.log", "wb") as log:
-        child = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=log,
+        child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], stdout=log,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120

@@ -15,7 +15,7 @@ from core.runs.store import read_json, write_json_atomic, write_status
 from core.runs.sweep_record import sweeps_dir_for, write_record
 from tests.conftest import copy_run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP_ID = "20260102-000000-sweep-activation-pooling-0001"
 # test accuracy of each (activation, pooling, seed)
 ACCS = {

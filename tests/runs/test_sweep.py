@@ -17,7 +17,7 @@ from core.runs.sweep_plan import SweepError, parse_grid_args, plan_sweep, typed_
 from core.runs.sweep_record import aggregate, list_sweeps, load_sweep, sweep_table, sweeps_dir_for
 from core.sweep import main
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--epochs", "1", "--train-limit", "5000", "--widths", "8,16", "--hidden", "32", "--val-size", "1000",
         "--augment", "0", "--batch-size", "128"]
 
