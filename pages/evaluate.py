@@ -26,6 +26,13 @@ m1.metric("Test accuracy", f"{evaluation.get('test_acc', 0):.2%}")
 m2.metric("Best validation accuracy", f"{summary['best_val_acc']:.2%}" if "best_val_acc" in summary else "-")
 m3.metric("Best epoch", summary.get("best_epoch", "-"))
 m4.metric("Misclassified", f"{len(wrong):,}")
+scored = evaluation.get("scored")
+if scored:
+    st.caption(f"Every figure on this page scores the weights in model.pt: epoch {scored.get('epoch')} of "
+               f"{summary.get('epochs_done', '?')}, the best by validation (sha256 {str(scored.get('sha256'))[:12]}…).")
+else:
+    st.caption("This evaluation does not name the weights it scored (it predates that record); "
+               "`python -m core.evaluate --run RUN_DIR` rebuilds it from model.pt.")
 
 left, right = st.columns([3, 2])
 with left:

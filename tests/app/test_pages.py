@@ -275,6 +275,7 @@ def test_evaluate_confusion_matrix_and_gallery(completed_store):
     assert len(z) == 10 and sum(map(sum, z)) == 10_000
     evaluation = read_json(completed_store / "20260101-000000-completed-0001" / "evaluation.json")
     assert len(table(at)) == 10  # per-class table
+    assert any(f"model.pt: epoch {evaluation['scored']['epoch']} of 1" in c.value for c in at.caption)
     images = at.get("image")
     assert len(images) == min(32, len(evaluation["misclassified"]))
     at.toggle(key="eval_norm").set_value(True).run()
