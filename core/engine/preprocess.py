@@ -277,8 +277,14 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return out
 
 
+def mnist_layout(ink: np.ndarray) -> np.ndarray:
+    """An ink map (bright on dark, any size) -> 28x28 uint8 laid out as MNIST was made:
+    the ink's box scaled to 20 px on its longer side, centre of mass at the centre."""
+    placed = _centre(_fit_box(ink))
+    return np.rint(placed * (255.0 / placed.max())).astype(np.uint8)
+
+
 def prepare_digit(source) -> Prepared:
     """Any image of a digit -> the model's normalized [1, 1, 28, 28] input and its picture."""
-    placed = _centre(_fit_box(ink_map(open_image(source))))
-    image28 = np.rint(placed * (255.0 / placed.max())).astype(np.uint8)
+    image28 = mnist_layout(ink_map(open_image(source)))
     return Prepared(tensor=normalize(torch.from_numpy(image28)[None]), image28=image28)

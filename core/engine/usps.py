@@ -1,0 +1,105 @@
+"""The USPS zip-code digits of LeCun et al. 1989 (7,291 training, 2,007 test),
+16x16, deslanted and size-normalized, in the format torchvision's `USPS` reads:
+`USPS/usps.bz2` and `USPS/usps.t.bz2`, one digit a line, `label 1:v1 ... 256:v256`
+with labels 1..10 for digits 0..9 and pixels in [-1, 1], +1 the ink.
+
+Models see them as MNIST was made (`mnist_layout`: box to 20 px, centre of mass
+at the centre of 28x28); the 16x16 originals are kept for a model that takes
+16x16 itself.
+"""
+
+from __future__ import annotations
+
+import bz2
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.engine.data import DATA_DIR_ENV, DataError, resolve_data_dir
+from core.engine.preprocess import NoDigitError, mnist_layout
+
+FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
+SIDE = 16
+
+
+def read_usps(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One USPS file -> (uint8 [N, 16, 16], ink bright on dark; int64 [N] digits)."""
+    try:
+        with bz2.open(path, "rt") as f:
+            lines = [line.split() for line in f if line.strip()]
+    except (OSError, EOFError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    images = np.full((len(lines), SIDE * SIDE), -1.0, dtype=np.float32)
+    labels = np.empty(len(lines), dtype=np.int64)
+    try:
+        for row, (label, *pixels) in enumerate(lines):
+            labels[row] = int(float(label)) - 1
+            for item in pixels:
+                index, value = item.split(":")
+                images[row, int(index) - 1] = float(value)
+    except (ValueError, IndexError) as e:
+        raise DataError(f"{path} is not in the USPS format (line {row + 1}: {e})") from None
+    if len(lines) == 0 or labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{path} has no digits or labels outside 1..10")
+    gray = np.rint((images.clip(-1, 1) + 1) * 127.5).astype(np.uint8)
+    return gray.reshape(-1, SIDE, SIDE), labels
+
+
+def to_mnist_layout(images16: np.ndarray) -> np.ndarray:
+    """uint8 [N, 16, 16] -> uint8 [N, 28, 28], each digit placed as MNIST's were."""
+    out = np.zeros((len(images16), 28, 28), dtype=np.uint8)
+    for i, image in enumerate(images16):
+        try:
+            out[i] = mnist_layout(image.astype(np.float32) / 255.0)
+        except NoDigitError:
+            pass  # a blank scan stays blank
+    return out
+
+
+@dataclass
+class USPS:
+    """The two USPS sets: 28x28 (MNIST layout) for the models, 16x16 as published."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    train_images16: torch.Tensor
+    test_images16: torch.Tensor
+    root: Path
+
+
+def _missing_message(folder: Path, reason: str) -> str:
+    return (f"USPS not found in {folder} ({reason}). Put {FILES['train']} and {FILES['test']} in {folder}/, "
+            f"or point --data-dir or the {DATA_DIR_ENV} environment variable at a folder whose USPS/ has them.")
+
+
+def _download(folder: Path) -> None:
+    from torchvision import datasets  # imported late: only users without the files need it
+
+    try:
+        for train in (True, False):
+            datasets.USPS(root=str(folder), train=train, download=True)
+    except Exception as e:  # any network or mirror failure ends in the same advice
+        raise DataError(_missing_message(folder, f"download failed: {type(e).__name__}")) from e
+
+
+def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> USPS:
+    root = resolve_data_dir(data_dir)
+    folder = root / "USPS"
+    paths = {split: folder / name for split, name in FILES.items()}
+    if not all(p.is_file() for p in paths.values()):
+        if not download:
+            raise DataError(_missing_message(folder, "files missing"))
+        _download(folder)
+        if not all(p.is_file() for p in paths.values()):
+            raise DataError(_missing_message(folder, "files missing after download"))
+    (train16, train_y), (test16, test_y) = read_usps(paths["train"]), read_usps(paths["test"])
+    return USPS(
+        train_images=torch.from_numpy(to_mnist_layout(train16)), train_labels=torch.from_numpy(train_y),
+        test_images=torch.from_numpy(to_mnist_layout(test16)), test_labels=torch.from_numpy(test_y),
+        train_images16=torch.from_numpy(train16), test_images16=torch.from_numpy(test16), root=root,
+    )
