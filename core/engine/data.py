@@ -83,14 +83,16 @@ def _missing_message(root: Path, reason: str) -> str:
     )
 
 
-def _download(root: Path) -> None:
+def download_with_torchvision(dataset: str, root: Path, missing_message) -> None:
+    """torchvision's download of `datasets.<dataset>` (train and test) into `root`;
+    any network or mirror failure ends in `missing_message(reason)`, one line."""
     from torchvision import datasets  # imported late: only users without the files need it
 
     try:
         for train in (True, False):
-            datasets.MNIST(root=str(root), train=train, download=True)
-    except Exception as e:  # any network or mirror failure ends in the same advice
-        raise DataError(_missing_message(root, f"download failed: {type(e).__name__}")) from e
+            getattr(datasets, dataset)(root=str(root), train=train, download=True)
+    except Exception as e:
+        raise DataError(missing_message(f"download failed: {type(e).__name__}")) from e
 
 
 @dataclass
@@ -110,7 +112,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
     if any(p is None for p in paths.values()):
         if not download:
             raise DataError(_missing_message(root, "files missing"))
-        _download(root)
+        download_with_torchvision("MNIST", root, lambda reason: _missing_message(root, reason))
         paths = {key: _find_raw(root, name) for key, name in RAW_FILES.items()}
         if any(p is None for p in paths.values()):
             raise DataError(_missing_message(root, "files missing after download"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.engine.data import DATA_DIR_ENV, DataError, resolve_data_dir
+from core.engine.data import DATA_DIR_ENV, DataError, download_with_torchvision, resolve_data_dir
 from core.engine.preprocess import NoDigitError, mnist_layout
 
 FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
@@ -77,16 +77,6 @@ def _missing_message(folder: Path, reason: str) -> str:
             f"or point --data-dir or the {DATA_DIR_ENV} environment variable at a folder whose USPS/ has them.")
 
 
-def _download(folder: Path) -> None:
-    from torchvision import datasets  # imported late: only users without the files need it
-
-    try:
-        for train in (True, False):
-            datasets.USPS(root=str(folder), train=train, download=True)
-    except Exception as e:  # any network or mirror failure ends in the same advice
-        raise DataError(_missing_message(folder, f"download failed: {type(e).__name__}")) from e
-
-
 def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> USPS:
     root = resolve_data_dir(data_dir)
     folder = root / "USPS"
@@ -94,7 +84,7 @@ def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = Tru
     if not all(p.is_file() for p in paths.values()):
         if not download:
             raise DataError(_missing_message(folder, "files missing"))
-        _download(folder)
+        download_with_torchvision("USPS", folder, lambda reason: _missing_message(folder, reason))
         if not all(p.is_file() for p in paths.values()):
             raise DataError(_missing_message(folder, "files missing after download"))
     (train16, train_y), (test16, test_y) = read_usps(paths["train"]), read_usps(paths["test"])
