@@ -108,10 +108,8 @@ def from_preset(preset: str | None, **overrides) -> TrainConfig:
     given = {k: v for k, v in overrides.items() if v is not None}
     values.update(given)
     cfg = TrainConfig.from_dict(values)
-    for option in OPTIONS:
-        if option.applies is not None and not option.applies(cfg):
-            if option.name in given:
-                raise not_applicable(option.name)
+    for option in OPTIONS:  # without effect: dropped if nobody said it, refused by validate if someone did
+        if option.applies is not None and not option.applies(cfg) and option.name not in given:
             setattr(cfg, option.name, None)
     validate(cfg)
     return cfg

@@ -61,7 +61,7 @@ CANCEL_FILE = "cancel"
 CANCEL_POLL_S = 0.5
 
 
-def utc_now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -74,7 +74,7 @@ def identity(pid: int | None = None) -> dict:
     with a first heartbeat: {"host", "pid", "pid_started", "heartbeat_at"}."""
     pid = os.getpid() if pid is None else pid
     return {"host": this_host(), "pid": pid, "pid_started": psutil.Process(pid).create_time(),
-            "heartbeat_at": utc_now_iso()}
+            "heartbeat_at": now_iso()}
 
 
 def _valid_pid(pid) -> bool:
@@ -154,7 +154,7 @@ def request_cancel(folder: Path) -> None:
     """Write the cancel file into a run (or sweep) folder; its owner stops when it sees it."""
     path = Path(folder) / CANCEL_FILE
     if not path.exists():
-        path.write_text(utc_now_iso() + "\n")
+        path.write_text(now_iso() + "\n")
 
 
 def cancel_watch(path: Path, every: float = CANCEL_POLL_S) -> Callable[[], bool]:

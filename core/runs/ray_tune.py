@@ -15,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from core.runs.liveness import cancel_watch
+from core.runs.liveness import CANCEL_FILE, cancel_watch
 from core.runs.store import PROJECT_ROOT
 from core.runs.sweep_plan import SweepError, Trial
-from core.runs.sweep_record import CANCEL_FLAG, trial_outcome
+from core.runs.sweep_record import trial_outcome
 
 
 def ray_environment(address: str | None) -> None:
@@ -90,7 +90,7 @@ def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None,
         cpus = int(ray.cluster_resources().get("CPU", 1))
         driver.cluster(cpus, min(max_concurrent or cpus, len(trials)))
         specs = [{"index": t.index, "run_id": t.run_id, "config": t.config.to_dict(),
-                  "runs_dir": str(Path(runs_dir).absolute()), "cancel_path": str(driver.sweep_dir / CANCEL_FLAG)}
+                  "runs_dir": str(Path(runs_dir).absolute()), "cancel_path": str(driver.sweep_dir / CANCEL_FILE)}
                  for t in trials]
         trainable = tune.with_resources(tune.with_parameters(run_trial, specs=specs), {"cpu": 1})
         tuner = tune.Tuner(

@@ -22,11 +22,11 @@ from core.engine.models import build_model, count_parameters
 from core.engine.trainer import Cancelled, Hooks, fit, resolve_device
 from core.runs.checkpoint import save_checkpoint
 from core.runs.files import write_bytes_atomic, write_json_atomic
-from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, utc_now_iso
+from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
 from core.runs.queue import wait_for_slot
 from core.runs.report import write_evaluation
-from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, now_iso, run_path, write_status
+from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 
 
 def library_versions() -> dict:
@@ -77,7 +77,7 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
     progress = ProgressWriter(run_dir, cfg.epochs, time.monotonic(), show_bar)
     data = None
     # Beats go through write_status, whose lock keeps them from the main thread's writes.
-    heartbeat = Heartbeat(lambda: write_status(run_dir, heartbeat_at=utc_now_iso())).start()
+    heartbeat = Heartbeat(lambda: write_status(run_dir, heartbeat_at=now_iso())).start()
     try:
         if stopping() or not wait_for_slot(runs_dir, run_dir, queue_limit, stopping):
             raise Cancelled()

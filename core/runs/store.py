@@ -1,4 +1,4 @@
-"""The run directory contract: ids, atomic writes, status and reading runs back.
+"""The run directory contract: ids, status and reading runs back.
 
 `artifacts/runs/<run-id>/` holds config.json, status.json, progress.json,
 metrics.csv, model.pt and evaluation.json. Every file is written to a temporary
@@ -46,10 +46,6 @@ _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}$")
 
 class RunStoreError(ValueError):
     pass
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def slugify(text: str, limit: int = 24) -> str:

@@ -12,8 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-from core.runs.liveness import Heartbeat, identity, request_cancel, utc_now_iso
-from core.runs.store import FINAL_STATES, new_run_id, now_iso, run_path
+from core.runs.liveness import Heartbeat, identity, now_iso, request_cancel
+from core.runs.store import FINAL_STATES, new_run_id, run_path
 from core.runs.sweep_plan import SweepError, Trial, format_value, point_label, typed_grid
 from core.runs.sweep_record import (NEVER_STARTED, cancel_requested, point_summary, read_record, sweep_table,
                                     sweeps_dir_for, trial_outcome, write_record)
@@ -127,7 +127,7 @@ class SweepDriver:
     def heartbeat(self) -> None:
         """Refresh heartbeat_at (from the Heartbeat thread, every few seconds)."""
         with self.lock:
-            self.record["heartbeat_at"] = utc_now_iso()
+            self.record["heartbeat_at"] = now_iso()
             self.save()
 
     def trial(self, index: int) -> dict:

@@ -17,7 +17,6 @@ from core.runs.store import (RunStoreError, effective_state, is_valid_run_id, lo
 from core.runs.sweep_plan import format_value
 
 RECORD = "sweep.json"
-CANCEL_FLAG = CANCEL_FILE  # the same file name as a run's
 LIVE_STATES = ("queued", "running")
 NEVER_STARTED = "the sweep ended before this trial started"
 
@@ -45,13 +44,7 @@ def read_record(sweep_dir: Path) -> dict:
 
 
 def cancel_requested(sweep_dir: Path) -> bool:
-    return (Path(sweep_dir) / CANCEL_FLAG).exists()
-
-
-def sweep_state(record: dict) -> str:
-    """The state to show: a live sweep whose process has died is failed (the same
-    rule as a run's: host + pid + start time, or a heartbeat; see core.runs.liveness)."""
-    return effective_state(record)
+    return (Path(sweep_dir) / CANCEL_FILE).exists()
 
 
 def trial_outcome(run_dir: Path, over: bool = False) -> dict | None:
@@ -97,7 +90,7 @@ def load_sweep(runs_dir: Path, sweep_id: str) -> dict:
     Raises RunStoreError for a bad id, FileNotFoundError/ValueError for a missing or bad record."""
     sweep_dir = sweep_path(runs_dir, sweep_id)
     record = read_record(sweep_dir)
-    state = sweep_state(record)
+    state = effective_state(record)  # a sweep lives by the same rule as a run
     if state != record.get("state"):
         record["error"] = record.get("error") or "the sweep process ended without finishing (killed?)"
     record["state"] = state
@@ -131,7 +124,7 @@ def list_sweeps(runs_dir: Path) -> list[dict]:
             record = {"id": child.name, "state": "failed", "error": "sweep.json is missing or unreadable",
                       "trials": []}
         record["id"] = child.name
-        record["state"] = sweep_state(record)
+        record["state"] = effective_state(record)
         trials = record.get("trials") if isinstance(record.get("trials"), list) else []
         record["trial_states"] = count_states([t for t in trials if isinstance(t, dict)])
         record["path"] = str(child)

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.config import PRESETS
-from core.runs.store import now_iso, read_json, write_json_atomic
+from core.runs.liveness import now_iso
+from core.runs.store import read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("home", "train", "runs", "evaluate", "filters", "draw")

@@ -166,7 +166,7 @@ def test_delete_refuses_a_live_run_and_accepts_a_dead_identity(store):
 
 def test_heartbeat_and_main_thread_never_lose_each_others_fields(tmp_path):
     write_status(tmp_path, state="running")
-    with Heartbeat(lambda: write_status(tmp_path, heartbeat_at=liveness.utc_now_iso()), every=0.001):
+    with Heartbeat(lambda: write_status(tmp_path, heartbeat_at=liveness.now_iso()), every=0.001):
         for i in range(40):
             write_status(tmp_path, **{f"field{i}": i})
     status = read_json(tmp_path / "status.json")
