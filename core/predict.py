@@ -24,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     args = parser.parse_args(argv)
     try:
-        model, _, _ = load_model(model_path(args.run))
+        model, cfg, _ = load_model(model_path(args.run))
     except CheckpointError as e:
         fail(f"python -m core.predict: {e}")
     failures = 0
     for path in args.images:
         try:
-            p = predict_image(model, Path(path))
+            p = predict_image(model, Path(path), cfg.input_side())
             print(json.dumps({"path": path, "digit": p.digit, "confidence": round(p.confidence, 6), "probs": p.probs}))
         except NoDigitError as e:
             print(json.dumps({"path": path, "digit": None, "confidence": None, "probs": None, "error": str(e)}))

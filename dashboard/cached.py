@@ -83,22 +83,24 @@ def get_evaluation(run_dir: Path) -> dict:
     return evaluation
 
 
-@st.cache_resource(show_spinner="Loading MNIST...")
-def _cached_mnist():
-    from core.engine.data import DataError, load_mnist
+@st.cache_resource(show_spinner="Loading the test digits...")
+def _cached_test_set(dataset: str):
+    from core.engine.data import DataError
+    from core.engine.datasets import load_test_set
 
     try:
-        return load_mnist(download=False), None
+        return load_test_set(dataset), None
     except DataError as e:
         return None, str(e)
 
 
-def mnist_test():
-    """(images uint8 [N,28,28], labels [N]) of the MNIST test set, or (None, None, message)."""
-    mnist, error = _cached_mnist()
-    if mnist is None:
+def test_set(dataset: str = "mnist"):
+    """(images uint8 [N,28,28], labels [N], None) of a dataset's test set ("mnist" or
+    "usps", at 28x28 for display), or (None, None, message)."""
+    test, error = _cached_test_set(dataset)
+    if test is None:
         return None, None, error
-    return mnist.test_images, mnist.test_labels, None
+    return test.images, test.labels, None
 
 
 def default_model_path() -> Path:

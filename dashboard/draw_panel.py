@@ -13,13 +13,13 @@ DRAWN_KEY = "drawn_digit"  # read by the Filters page
 EMPTY_CANVAS = "Draw a digit in the black box: the prediction updates as you draw."
 
 
-def predict(model, source, what: str) -> Prediction | None:
+def predict(model, source, what: str, side: int = 28) -> Prediction | None:
     """Run the drawing path on a canvas array or uploaded bytes; say why when there is no prediction."""
     if source is None:
         st.info(EMPTY_CANVAS)
         return None
     try:
-        return predict_image(model, source)
+        return predict_image(model, source, side)
     except NoDigitError:
         st.info(EMPTY_CANVAS if what == "drawing" else "No digit found in the uploaded image.")
     except ImageError as e:
@@ -37,6 +37,7 @@ def show(prediction: Prediction, what: str) -> None:
                         unsafe_allow_html=True)
         st.metric("Confidence", f"{prediction.confidence:.1%}")
     with saw:
-        st.caption("What the model saw (28x28)")
-        st.image(upscale(prediction.prepared.image28, 6), width=168)
+        side = prediction.prepared.image28.shape[0]
+        st.caption(f"What the model saw ({side}x{side})")
+        st.image(upscale(prediction.prepared.image28, 168 // side), width=168)
     st.plotly_chart(figures.probs_figure(prediction.probs), key="draw_probs")

@@ -49,7 +49,7 @@ def _random_index(key: str, n: int) -> None:
 def pick_digit(key: str) -> tuple[torch.Tensor, np.ndarray] | None:
     """The input digit: a test-set image by index or at random, or the one drawn on the Draw page.
     Returns (normalized [1,1,28,28] tensor, 28x28 uint8 image) or None after saying why."""
-    images, labels, error = cached.mnist_test()
+    images, labels, error = cached.test_set("mnist")
     sources = (["Test-set digit"] if images is not None else []) + (["Drawn digit"] if DRAWN_KEY in st.session_state else [])
     if not sources:
         st.info(f"Draw a digit on the Draw page to see its feature maps (the MNIST test set is not available: {error}).")

@@ -26,7 +26,8 @@ def _duration(run: RunInfo) -> float | None:
 def _best_val(run: RunInfo) -> float | None:
     if "best_val_acc" in run.summary:
         return run.summary["best_val_acc"]
-    return max((row["val_acc"] for row in run.metrics), default=None)
+    values = [row["val_acc"] for row in run.metrics if row["val_acc"] == row["val_acc"]]  # not NaN
+    return max(values, default=None)
 
 
 def run_row(run: RunInfo) -> dict:
@@ -34,7 +35,8 @@ def run_row(run: RunInfo) -> dict:
     widths = cfg.get("widths")
     return {
         "name": cfg.get("name") or "", "state": run.state, "model": cfg.get("model"),
-        "test acc": run.summary.get("test_acc"), "best val acc": _best_val(run), "time (s)": _duration(run),
+        "dataset": cfg.get("dataset", "mnist"), "test acc": run.summary.get("test_acc"),
+        "other handwriting": run.summary.get("other_acc"), "best val acc": _best_val(run), "time (s)": _duration(run),
         **{key: cfg.get(key) for key in KEY_SETTINGS},
         "widths": ",".join(str(w) for w in widths) if isinstance(widths, list) else None,
         "parameters": cfg.get("parameters"), "epochs done": len(run.metrics),
@@ -43,13 +45,13 @@ def run_row(run: RunInfo) -> dict:
     }
 
 
-COLUMNS = ["name", "state", "model", "test acc", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
+COLUMNS = ["name", "state", "model", "dataset", "test acc", "other handwriting", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
            "parameters", "epochs done", "problems", "sweep", "run id"]
 
 
 def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
     frame = pd.DataFrame([run_row(r) for r in runs], columns=COLUMNS)
-    for col in ("dropout", "lr", "best val acc", "test acc", "time (s)"):
+    for col in ("dropout", "lr", "best val acc", "test acc", "other handwriting", "time (s)"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     for col in ("epochs", "batch_size", "parameters", "epochs done"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")

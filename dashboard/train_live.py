@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from core.engine.datasets import TITLES
 from core.runs.launcher import cancel_run
 from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
 from dashboard import cached, figures
@@ -92,8 +93,11 @@ def _outcome(run: RunInfo) -> None:
     if run.state == "completed":
         s = run.summary
         if s:
-            st.success(f"Completed: test accuracy {s.get('test_acc', 0):.2%}, best validation accuracy "
-                       f"{s.get('best_val_acc', 0):.2%} (epoch {s.get('best_epoch')}).")
+            kept = (f"best validation accuracy {s['best_val_acc']:.2%} (epoch {s.get('best_epoch')})"
+                    if s.get("best_val_acc") is not None else f"no validation set, epoch {s.get('best_epoch')} kept")
+            other = (f", {TITLES.get(s.get('other_dataset'), '')} {s['other_acc']:.2%}"
+                     if s.get("other_acc") is not None else "")
+            st.success(f"Completed: test accuracy {s.get('test_acc', 0):.2%}{other}, {kept}.")
         else:
             st.success("Completed.")
     elif run.state == "cancelled":

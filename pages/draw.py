@@ -19,8 +19,8 @@ with canvas_col:
 
 with result_col:
     if picked is not None:
-        model = picked[0]
+        model, cfg = picked[0], picked[1]
         source, what = (upload.getvalue(), "uploaded image") if upload is not None else (canvas.image_data, "drawing")
-        prediction = draw_panel.predict(model, source, what)
+        prediction = draw_panel.predict(model, source, what, cfg.input_side())
         if prediction is not None:
             draw_panel.show(prediction, what)

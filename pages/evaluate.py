@@ -1,9 +1,11 @@
-"""Evaluate: confusion matrix, per-class metrics and the misclassified test digits of one run."""
+"""Evaluate: confusion matrix, per-class metrics and the misclassified test digits of
+one run, on its own test set and on the other dataset's ("other handwriting")."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import cached, figures, gallery
+from core.engine.datasets import OTHER, TITLES
+from dashboard import cached
+from dashboard.evaluation_view import show_report
 from dashboard.widgets import run_picker
 
 st.title("Evaluate")
@@ -20,37 +22,34 @@ except (OSError, ValueError) as e:
     st.stop()
 
 summary = evaluation.get("summary", {})
-wrong = evaluation.get("misclassified", [])
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Test accuracy", f"{evaluation.get('test_acc', 0):.2%}")
-m2.metric("Best validation accuracy", f"{summary['best_val_acc']:.2%}" if "best_val_acc" in summary else "-")
-m3.metric("Best epoch", summary.get("best_epoch", "-"))
-m4.metric("Misclassified", f"{len(wrong):,}")
+own = evaluation.get("dataset", "mnist")
+other = evaluation.get("other") or {"dataset": OTHER[own], "error": "not scored yet (an older evaluation); "
+                                    "`python -m core.evaluate --run RUN_DIR` rebuilds it"}
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric(f"Test accuracy ({TITLES[own]})", f"{evaluation.get('test_acc', 0):.2%}")
+m2.metric(f"Other handwriting ({TITLES[other['dataset']]})",
+          f"{other['test_acc']:.2%}" if "test_acc" in other else "-")
+m3.metric("Best validation accuracy",
+          f"{summary['best_val_acc']:.2%}" if summary.get("best_val_acc") is not None else "-")
+m4.metric("Kept epoch", summary.get("best_epoch", "-"))
+m5.metric("Misclassified", f"{len(evaluation.get('misclassified', [])):,}")
 scored = evaluation.get("scored")
 if scored:
+    chosen = "the best by validation" if summary.get("best_val_acc") is not None else "the last (no validation set)"
     st.caption(f"Every figure on this page scores the weights in model.pt: epoch {scored.get('epoch')} of "
-               f"{summary.get('epochs_done', '?')}, the best by validation (sha256 {str(scored.get('sha256'))[:12]}…).")
+               f"{summary.get('epochs_done', '?')}, {chosen} (sha256 {str(scored.get('sha256'))[:12]}…).")
 else:
     st.caption("This evaluation does not name the weights it scored (it predates that record); "
                "`python -m core.evaluate --run RUN_DIR` rebuilds it from model.pt.")
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Confusion matrix")
-    normalized = st.toggle("Row-normalized (share of each true class)", key="eval_norm")
-    event = st.plotly_chart(figures.confusion_figure(evaluation["confusion"], normalized), on_select="rerun",
-                            selection_mode="points", key=f"eval_cm_{run.run_id}")
-    st.caption("Click a cell to see those digits below.")
-with right:
-    st.subheader("Per class")
-    per_class = evaluation.get("per_class", [])
-    st.dataframe(pd.DataFrame(per_class), hide_index=True, column_config={
-        m: st.column_config.NumberColumn(format="%.4f") for m in ("precision", "recall", "f1")})
-    if per_class:
-        st.plotly_chart(figures.per_class_figure(per_class))
-
-st.subheader("Misclassified test digits")
-gallery.apply_selection(event, key="eval")
-true, pred = gallery.class_filters(key="eval")
-gallery.show([m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)],
-             key="eval")
+own_tab, other_tab = st.tabs([f"Own test set: {TITLES[own]}", f"Other handwriting: {TITLES[other['dataset']]}"])
+with own_tab:
+    show_report(evaluation, own, key="eval", run_id=run.run_id)
+with other_tab:
+    if "error" in other:
+        st.warning(f"Not scored on {TITLES[other['dataset']]}: {other['error']}")
+    else:
+        digits = sum(c["support"] for c in other.get("per_class", []))
+        st.caption(f"The same weights on {digits:,} digits from another dataset: other writers, scanned and "
+                   f"cleaned another way. A large drop from the own test set is the gap users meet on the Draw page.")
+        show_report(other, other["dataset"], key="eval_other", run_id=run.run_id)

@@ -28,7 +28,9 @@ shown = [r for r in runs
 st.caption(f"{len(shown)} of {len(runs)} runs · broken runs are listed with the reason under 'problems'")
 st.dataframe(run_tables.runs_frame(shown), hide_index=True, column_config={
     "best val acc": st.column_config.NumberColumn(format="percent"),
-    "test acc": st.column_config.NumberColumn(format="percent"),
+    "test acc": st.column_config.NumberColumn(format="percent", help="on the run's own dataset's test set"),
+    "other handwriting": st.column_config.NumberColumn(
+        format="percent", help="on the other dataset's test set: USPS zip codes for an MNIST run, and back"),
     "lr": st.column_config.NumberColumn(format="%g"),
     "parameters": st.column_config.NumberColumn(format="localized"),
 })

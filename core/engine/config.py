@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.engine.options import (ACTIVATIONS, DEFAULT_WIDTHS, DEVICES, LOSSES, MODELS, OPTIMIZERS, OPTION, OPTIONS,
-                                 PADDINGS, POOLINGS, SCHEDULERS, TRAIN_SIZE, ConfigError, check_range)
+from core.engine.options import (ACTIVATIONS, DATASETS, DEFAULT_VAL_SIZES, DEFAULT_WIDTHS, DEVICES, LOSSES, MODELS,
+                                 OPTIMIZERS, OPTION, OPTIONS, PADDINGS, POOLINGS, SCHEDULERS, TRAIN_SIZE, TRAIN_SIZES,
+                                 ConfigError, check_range)
 
 __all__ = ["TrainConfig", "PRESETS", "ConfigError", "from_preset", "validate", "check_name", "feature_map_sizes",
            "MODELS", "ACTIVATIONS", "POOLINGS", "PADDINGS", "OPTIMIZERS", "SCHEDULERS", "LOSSES", "DEVICES",
-           "TRAIN_SIZE", "IMAGE_SIZE"]
+           "DATASETS", "TRAIN_SIZE", "TRAIN_SIZES", "IMAGE_SIZE"]
 
 IMAGE_SIZE = 28
 
@@ -24,9 +25,20 @@ def _resolved_widths(self) -> tuple[int, ...]:
     return tuple(self.widths) if self.widths is not None else DEFAULT_WIDTHS[self.model]
 
 
+def _resolved_val_size(self) -> int:
+    """Images held out for validation, the dataset's default when none was given."""
+    return self.val_size if self.val_size is not None else DEFAULT_VAL_SIZES.get(self.dataset, 0)
+
+
+def _input_side(self) -> int:
+    """The side of the images the model is fed: the 1989 net takes USPS's 16x16 as published."""
+    return 16 if self.model == "lenet1989" and self.dataset == "usps" else IMAGE_SIZE
+
+
 def _to_dict(self) -> dict:
     d = dataclasses.asdict(self)
     d["widths"] = list(self.resolved_widths()) if self.model != "lenet1989" else None
+    d["val_size"] = self.resolved_val_size()
     return d
 
 
@@ -44,7 +56,8 @@ TrainConfig = dataclasses.make_dataclass(
     "TrainConfig",
     [(o.name, object, dataclasses.field(default=o.default)) for o in OPTIONS]
     + [("preset", object, dataclasses.field(default=None)), ("sweep_id", object, dataclasses.field(default=None))],
-    namespace={"resolved_widths": _resolved_widths, "to_dict": _to_dict, "from_dict": _from_dict,
+    namespace={"resolved_widths": _resolved_widths, "resolved_val_size": _resolved_val_size,
+               "input_side": _input_side, "to_dict": _to_dict, "from_dict": _from_dict,
                "__doc__": "Every option of a training run (see core.engine.options)."},
 )
 TrainConfig.__module__ = __name__
@@ -59,6 +72,14 @@ PRESETS: dict[str, dict] = {
     "lenet1989": dict(
         model="lenet1989", optimizer="sgd", lr=0.03, momentum=0.0, weight_decay=0.0,
         scheduler="none", epochs=3, batch_size=1, loss="mse", augment=0.0,
+    ),
+    # The paper on its own data: all 7,291 zip-code digits at 16x16, 23 passes of
+    # per-example SGD, nothing held out and no selection (the last pass is kept),
+    # train and test error after every pass. Plain SGD stands in for the paper's
+    # diagonal Levenberg-Marquardt step sizes, as in Karpathy's reproduction.
+    "lenet1989-paper": dict(
+        model="lenet1989", dataset="usps", optimizer="sgd", lr=0.03, momentum=0.0, weight_decay=0.0,
+        scheduler="none", epochs=23, batch_size=1, loss="mse", augment=0.0, val_size=0,
     ),
     # The 24/36-filter CNN of the seed recipe.
     "seed-cnn": dict(
@@ -151,7 +172,9 @@ def _check_together(cfg: TrainConfig) -> None:
     """The rules that involve more than one option."""
     if cfg.optimizer == "sgd" and cfg.nesterov and cfg.momentum == 0:
         raise ConfigError("nesterov", "needs momentum > 0")
-    train_size = TRAIN_SIZE - cfg.val_size
+    val_size = cfg.resolved_val_size()
+    check_range("val_size", val_size, 0, TRAIN_SIZES[cfg.dataset] - 1)
+    train_size = TRAIN_SIZES[cfg.dataset] - val_size
     if cfg.train_limit is not None:
         check_range("train_limit", cfg.train_limit, 1, train_size)
         train_size = cfg.train_limit

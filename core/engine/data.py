@@ -145,15 +145,17 @@ class Splits:
 SPLIT_SEED = 20_231_989
 
 
-def split(mnist: MNIST, val_size: int, train_limit: int | None = None) -> Splits:
-    order = torch.randperm(len(mnist.train_labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
+def split(digits, val_size: int, train_limit: int | None = None) -> Splits:
+    """Hold out `val_size` training digits (0: none), keep the test set apart. `digits`
+    is an MNIST or a core.engine.datasets.Digits (the same four tensors)."""
+    order = torch.randperm(len(digits.train_labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val_idx, train_idx = order[:val_size], order[val_size:]
     if train_limit is not None:
         train_idx = train_idx[:train_limit]
     return Splits(
-        train_x=mnist.train_images[train_idx], train_y=mnist.train_labels[train_idx],
-        val_x=mnist.train_images[val_idx], val_y=mnist.train_labels[val_idx],
-        test_x=mnist.test_images, test_y=mnist.test_labels,
+        train_x=digits.train_images[train_idx], train_y=digits.train_labels[train_idx],
+        val_x=digits.train_images[val_idx], val_y=digits.train_labels[val_idx],
+        test_x=digits.test_images, test_y=digits.test_labels,
     )
 
 

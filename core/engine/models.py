@@ -26,7 +26,7 @@ def make_activation(name: str) -> nn.Module:
 class LeNet1989(nn.Module):
     """LeCun et al. 1989, "Backpropagation Applied to Handwritten Zip Code Recognition".
 
-    16x16 input in [-1, 1]; H1: 12 maps 8x8 (5x5, stride 2); H2: 12 maps 4x4
+    16x16 input in [-1, 1] (28x28 input is resized to it); H1: 12 maps 8x8 (5x5, stride 2); H2: 12 maps 4x4
     (5x5, stride 2), each map reading 8 of the 12 H1 maps; H3: 30 units; 10
     outputs; tanh everywhere; every unit has its own bias, as in the paper.
     9,760 free parameters. Follows Karpathy's lecun1989-repro.
@@ -53,8 +53,11 @@ class LeNet1989(nn.Module):
     def stages(self, x) -> dict[str, torch.Tensor]:
         """Every layer's output by the paper's names (the dashboard shows them all)."""
         # Back to [0, 1], down to the paper's 16x16, then to its [-1, 1] range.
+        # USPS digits come as published, at 16x16 already.
         x = x * MNIST_STD + MNIST_MEAN
-        x16 = F.interpolate(x, size=(16, 16), mode="bilinear", antialias=True, align_corners=False) * 2 - 1
+        if x.shape[-2:] != (16, 16):
+            x = F.interpolate(x, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
+        x16 = x * 2 - 1
         # Pad with -1 (background), so 16x16 gives 8x8 with stride 2.
         h1 = torch.tanh(self.h1(F.pad(x16, (2, 2, 2, 2), value=-1.0)) + self.h1_bias)
         padded = F.pad(h1, (2, 2, 2, 2), value=-1.0)

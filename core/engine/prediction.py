@@ -27,7 +27,8 @@ def predict_prepared(model: nn.Module, prepared: Prepared) -> Prediction:
     return Prediction(digit, float(probs[digit]), [round(float(p), 6) for p in probs], prepared)
 
 
-def predict_image(model: nn.Module, source) -> Prediction:
-    """Any image source (see core.engine.preprocess.open_image) -> prediction.
+def predict_image(model: nn.Module, source, side: int = 28) -> Prediction:
+    """Any image source (see core.engine.preprocess.open_image) -> prediction, the
+    image laid out for a model fed `side` x `side` (TrainConfig.input_side()).
     Raises NoDigitError for an image without ink, ImageError for unreadable input."""
-    return predict_prepared(model, prepare_digit(source))
+    return predict_prepared(model, prepare_digit(source, side))

@@ -53,8 +53,8 @@ class NoDigitError(ValueError):
 
 @dataclass
 class Prepared:
-    tensor: torch.Tensor  # [1, 1, 28, 28] float, normalized as in training
-    image28: np.ndarray  # [28, 28] uint8, ink bright on dark: what the model sees
+    tensor: torch.Tensor  # [1, 1, side, side] float, normalized as in training
+    image28: np.ndarray  # [28, 28] uint8 (16x16 for a model fed USPS as published), ink bright: what the model sees
 
 
 # ---------------------------------------------------------------- reading
@@ -247,13 +247,13 @@ def _span(mass: np.ndarray) -> tuple[int, int]:
     return first, max(first, last)
 
 
-def _fit_box(ink: np.ndarray) -> np.ndarray:
-    """Crop to the ink and scale (antialiased, aspect kept) to a longer side of 20 px."""
+def _fit_box(ink: np.ndarray, side: int = BOX_SIDE) -> np.ndarray:
+    """Crop to the ink and scale (antialiased, aspect kept) to a longer side of `side` px."""
     top, bottom = _span(ink.sum(axis=1))
     left, right = _span(ink.sum(axis=0))
     crop = ink[top : bottom + 1, left : right + 1]
     h, w = crop.shape
-    scale = BOX_SIDE / max(h, w)
+    scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = Image.fromarray(np.ascontiguousarray(crop), "F").resize(
         size, Image.Resampling.LANCZOS, reducing_gap=3.0
@@ -284,7 +284,34 @@ def mnist_layout(ink: np.ndarray) -> np.ndarray:
     return np.rint(placed * (255.0 / placed.max())).astype(np.uint8)
 
 
-def prepare_digit(source) -> Prepared:
-    """Any image of a digit -> the model's normalized [1, 1, 28, 28] input and its picture."""
-    image28 = mnist_layout(ink_map(open_image(source)))
-    return Prepared(tensor=normalize(torch.from_numpy(image28)[None]), image28=image28)
+def usps_layout(ink: np.ndarray, side: int = 16) -> np.ndarray:
+    """An ink map -> side x side uint8 laid out as the USPS zip codes were: the ink's
+    box scaled to fill the square on its longer side, centred."""
+    box = _fit_box(ink, side)
+    h, w = box.shape
+    out = np.zeros((side, side), dtype=np.float32)
+    out[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = box
+    return np.rint(out * (255.0 / out.max())).astype(np.uint8)
+
+
+def prepare_digit(source, side: int = 28) -> Prepared:
+    """Any image of a digit -> the model's normalized [1, 1, side, side] input and its
+    picture: MNIST's layout at 28, USPS's at 16 (a model trained on USPS as published)."""
+    ink = ink_map(open_image(source))
+    image = mnist_layout(ink) if side == OUT_SIDE else usps_layout(ink, side)
+    return Prepared(tensor=normalize(torch.from_numpy(image)[None]), image28=image)
+
+
+def stroke_width(image: np.ndarray) -> float:
+    """Mean stroke width in pixels of a bright-on-dark digit image (any size).
+
+    A stroke of width w and length L has ink w*L and an outline of 2*L, so
+    w = 2 * ink / outline, with ink the summed brightness and the outline the
+    summed gradient magnitude (both in units of full brightness; antialiased
+    edges count for what they hold).
+    """
+    a = np.asarray(image, dtype=np.float32)
+    a = np.pad(a / max(float(a.max()), 1e-6), 1)
+    gy, gx = np.gradient(a)
+    outline = float(np.hypot(gx, gy).sum())
+    return 2.0 * float(a.sum()) / outline if outline > 0 else 0.0

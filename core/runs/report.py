@@ -1,4 +1,5 @@
-"""evaluation.json: the test report of exactly the weights in model.pt.
+"""evaluation.json: the test report of exactly the weights in model.pt, on the
+run's own test set and on the other dataset's (MNIST <-> the USPS zip codes).
 
 Draw, Filters and `core.predict` all use model.pt, so the confusion matrix, the
 per-class metrics, the misclassified gallery and the headline accuracy describe
@@ -8,28 +9,51 @@ same bytes, and the report names its epoch and sha256.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
+from core.engine.data import DataError
+from core.engine.datasets import OTHER, TestSet, load_test_set
 from core.engine.evaluation import predict_scores, test_report
 from core.runs.checkpoint import load_model
 from core.runs.store import read_metrics, write_json_atomic, write_status
 
 
-def write_evaluation(run_dir: Path, test_x: torch.Tensor, test_y: torch.Tensor, tta: bool = False,
+def other_test_set(dataset: str, data_dir: str | os.PathLike | None, side: int) -> TestSet | str:
+    """The other dataset's test digits, or why they cannot be had (the run's report
+    then says so; a missing second dataset never fails a run)."""
+    try:
+        return load_test_set(OTHER[dataset], data_dir, side)
+    except DataError as e:
+        return str(e)
+
+
+def write_evaluation(run_dir: Path, test: TestSet, other: TestSet | str | None = None, tta: bool = False,
                      device: torch.device | str = "cpu") -> dict:
-    """Score run_dir/model.pt on the test set; write evaluation.json and the status summary."""
+    """Score run_dir/model.pt on its test set and on the other dataset's (`other`: the
+    set, or the reason it is missing); write evaluation.json and the status summary."""
     run_dir = Path(run_dir)
     model, _, ckpt = load_model(run_dir / "model.pt")
     device = torch.device(device)
-    report = test_report(predict_scores(model.to(device), test_x, device, tta=tta), test_y)
+    model = model.to(device)
+    report = {"dataset": test.dataset,
+              **test_report(predict_scores(model, test.images, device, tta=tta), test.labels)}
+    if isinstance(other, TestSet):
+        scored = test_report(predict_scores(model, other.images, device, tta=tta), other.labels)
+        report["other"] = {"dataset": other.dataset, **scored}
+    elif other is not None:
+        report["other"] = {"dataset": OTHER.get(test.dataset), "error": other}
     epochs_done = len(read_metrics(run_dir / "metrics.csv")) if (run_dir / "metrics.csv").exists() else None
     report["scored"] = {"file": "model.pt", "sha256": ckpt["sha256"], "epoch": ckpt.get("epoch")}
     report["summary"] = {
         "best_epoch": ckpt.get("epoch"),
         "best_val_acc": ckpt.get("val_acc"),
         "test_acc": report["test_acc"],
+        "dataset": test.dataset,
+        "other_dataset": report.get("other", {}).get("dataset"),
+        "other_acc": report.get("other", {}).get("test_acc"),
         "epochs_done": epochs_done,
         "tta": tta,
     }

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from core.engine.config import TrainConfig
-from core.engine.data import DataError, load_mnist, split
+from core.engine.data import DataError, split
+from core.engine.datasets import TestSet, load_digits
 from core.engine.models import build_model, count_parameters
 from core.engine.trainer import Cancelled, Hooks, fit, resolve_device
 from core.runs.checkpoint import save_checkpoint
@@ -25,7 +26,7 @@ from core.runs.files import write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
 from core.runs.queue import wait_for_slot
-from core.runs.report import write_evaluation
+from core.runs.report import other_test_set, write_evaluation
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 
 
@@ -85,10 +86,10 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         write_status(run_dir, started_at=now_iso())
         device = resolve_device(cfg.device)
         clock = time.perf_counter()
-        mnist = load_mnist(cfg.data_dir)
-        data = split(mnist, cfg.val_size, cfg.train_limit)
+        digits = load_digits(cfg.dataset, cfg.data_dir, cfg.input_side())
+        data = split(digits, cfg.resolved_val_size(), cfg.train_limit)
         timings = {"data_load_s": time.perf_counter() - clock}
-        described = describe(cfg, mnist.root, device)
+        described = describe(cfg, digits.root, device)
         write_json_atomic(run_dir / "config.json", described)
         print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
               f"device {device}", file=sys.stderr, flush=True)
@@ -100,7 +101,7 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         fit(cfg, data, hooks)
         timings["train_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta, device)
+        _evaluate(run_dir, cfg, data, device)
         timings["evaluation_s"] = time.perf_counter() - clock
         write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
     except Cancelled:
@@ -131,8 +132,13 @@ def _epoch_writer(run_dir: Path, then=None):
     return on_epoch
 
 
+def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu") -> None:
+    test = TestSet(cfg.dataset, data.test_x, data.test_y)
+    write_evaluation(run_dir, test, other_test_set(cfg.dataset, cfg.data_dir, cfg.input_side()), cfg.tta, device)
+
+
 def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
     """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
     if data is not None and (run_dir / "model.pt").exists():
-        write_evaluation(run_dir, data.test_x, data.test_y, cfg.tta)
+        _evaluate(run_dir, cfg, data)
     write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)

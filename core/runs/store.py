@@ -41,6 +41,8 @@ METRIC_COLUMNS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc",
     "test_loss", "test_acc", "lr", "epoch_seconds",
 ]
+# Added later (the weights scored on training digits after the epoch): older runs lack them.
+LATER_METRIC_COLUMNS = ["train_eval_loss", "train_eval_acc"]
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}$")
 
 
@@ -72,7 +74,7 @@ def run_path(runs_dir: Path, run_id: str) -> Path:
 
 def metrics_to_csv(rows: list[dict]) -> bytes:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS + LATER_METRIC_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue().encode()
@@ -87,6 +89,7 @@ def read_metrics(path: Path) -> list[dict]:
         rows = []
         for row in reader:
             parsed = {k: float(row[k]) for k in METRIC_COLUMNS}
+            parsed.update({k: float(row.get(k) or "nan") for k in LATER_METRIC_COLUMNS})
             parsed["epoch"] = int(parsed["epoch"])
             rows.append(parsed)
     return rows

@@ -271,14 +271,18 @@ def test_runs_refuses_to_delete_a_running_run(running_store):
 
 def test_evaluate_confusion_matrix_and_gallery(completed_store):
     at = run_page("evaluate")
-    heatmap = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap")
-    z = heatmap["data"][0]["z"]
-    assert len(z) == 10 and sum(map(sum, z)) == 10_000
+    own, other = [c["data"][0]["z"] for c in charts(at) if c["data"][0]["type"] == "heatmap"]
+    assert len(own) == 10 and sum(map(sum, own)) == 10_000
+    assert sum(map(sum, other)) == 2_007  # the other handwriting: the zip-code test digits
     evaluation = read_json(completed_store / "20260101-000000-completed-0001" / "evaluation.json")
-    assert len(table(at)) == 10  # per-class table
+    assert evaluation["other"]["dataset"] == "usps"
+    metric = next(m for m in at.metric if m.label.startswith("Other handwriting"))
+    assert metric.value == f"{evaluation['other']['test_acc']:.2%}"
+    assert [len(d.value) for d in at.dataframe] == [10, 10]  # per-class tables of both test sets
     assert any(f"model.pt: epoch {evaluation['scored']['epoch']} of 1" in c.value for c in at.caption)
     images = at.get("image")
-    assert len(images) == min(32, len(evaluation["misclassified"]))
+    assert len(images) == (min(32, len(evaluation["misclassified"]))
+                           + min(32, len(evaluation["other"]["misclassified"])))
     at.toggle(key="eval_norm").set_value(True).run()
     z = next(c for c in charts(at) if c["data"][0]["type"] == "heatmap")["data"][0]["z"]
     assert all(abs(sum(row) - 1) < 1e-6 for row in z)
@@ -291,8 +295,9 @@ def test_evaluate_class_filters(completed_store):
     at = run_page("evaluate")
     at.selectbox(key="eval_true").set_value(true)
     at.selectbox(key="eval_pred").set_value(pred).run()
-    assert len(at.get("image")) == min(32, expected)
-    captions = [c.value for c in at.caption if c.value.startswith("#")]
+    other_shown = min(32, len(evaluation["other"]["misclassified"]))  # the other tab, unfiltered
+    assert len(at.get("image")) == min(32, expected) + other_shown
+    captions = [c.value for c in at.caption if c.value.startswith("#")][: min(32, expected)]
     assert captions and all(f"**{true} → {pred}**" in c for c in captions)
 
 

@@ -1,0 +1,71 @@
+"""Which digits a run learns from and is tested on: MNIST or the 1989 zip codes
+(USPS), at the side its model is fed, and the other set for the cross-dataset test.
+
+Models see 28x28 digits laid out as MNIST was made; the 1989 net trained on USPS
+takes the 16x16 digits as published, and then sees MNIST's laid out as USPS's were.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.engine.data import load_mnist
+from core.engine.preprocess import NoDigitError, usps_layout
+from core.engine.usps import load_usps
+
+OTHER = {"mnist": "usps", "usps": "mnist"}
+TITLES = {"mnist": "MNIST", "usps": "USPS zip codes"}
+
+
+@dataclass
+class Digits:
+    """A dataset's training and test digits, uint8 [N, side, side] with int64 labels."""
+
+    name: str
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    root: Path
+
+
+@dataclass
+class TestSet:
+    dataset: str
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+def _as_usps16(images28: torch.Tensor) -> torch.Tensor:
+    out = np.zeros((len(images28), 16, 16), dtype=np.uint8)
+    for i, image in enumerate(images28.numpy()):
+        try:
+            out[i] = usps_layout(image.astype(np.float32) / 255.0)
+        except NoDigitError:
+            pass  # a blank image stays blank
+    return torch.from_numpy(out)
+
+
+def load_digits(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> Digits:
+    """MNIST or USPS from the data folder (torchvision's download as the fallback)."""
+    if name == "usps":
+        u = load_usps(data_dir)
+        if side == 16:
+            return Digits(name, u.train_images16, u.train_labels, u.test_images16, u.test_labels, u.root)
+        return Digits(name, u.train_images, u.train_labels, u.test_images, u.test_labels, u.root)
+    m = load_mnist(data_dir)  # 28x28 whatever the model: only USPS comes at 16x16
+    return Digits(name, m.train_images, m.train_labels, m.test_images, m.test_labels, m.root)
+
+
+def load_test_set(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> TestSet:
+    """Only a dataset's test digits (the cross-dataset evaluation needs no more)."""
+    if name == "usps":
+        u = load_usps(data_dir)
+        return TestSet(name, u.test_images16 if side == 16 else u.test_images, u.test_labels)
+    m = load_mnist(data_dir)
+    return TestSet(name, _as_usps16(m.test_images) if side == 16 else m.test_images, m.test_labels)

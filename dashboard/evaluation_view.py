@@ -1,0 +1,35 @@
+"""One test report of the Evaluate page: confusion matrix, per-class metrics and
+the misclassified digits, for the run's own test set or the other dataset's."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures, gallery
+
+
+def show_report(report: dict, dataset: str, key: str, run_id: str) -> None:
+    """`report` as core.engine.evaluation.test_report writes it, scored on `dataset`'s test set;
+    `key` names the widgets, and a new run starts with no cell selected."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Confusion matrix")
+        normalized = st.toggle("Row-normalized (share of each true class)", key=f"{key}_norm")
+        event = st.plotly_chart(figures.confusion_figure(report["confusion"], normalized), on_select="rerun",
+                                selection_mode="points", key=f"{key}_cm_{run_id}")
+        st.caption("Click a cell to see those digits below.")
+    with right:
+        st.subheader("Per class")
+        per_class = report.get("per_class", [])
+        st.dataframe(pd.DataFrame(per_class), hide_index=True, column_config={
+            m: st.column_config.NumberColumn(format="%.4f") for m in ("precision", "recall", "f1")})
+        if per_class:
+            st.plotly_chart(figures.per_class_figure(per_class), key=f"{key}_per_class_{run_id}")
+
+    st.subheader("Misclassified test digits")
+    wrong = report.get("misclassified", [])
+    gallery.apply_selection(event, key=key)
+    true, pred = gallery.class_filters(key=key)
+    gallery.show([m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)],
+                 key=key, dataset=dataset)
