@@ -103,6 +103,22 @@ def test_set(dataset: str = "mnist"):
     return test.images, test.labels, None
 
 
+@st.cache_resource(show_spinner="Loading training digits...")
+def _cached_train_sample(dataset: str, count: int):
+    from core.engine.data import DataError
+    from core.engine.datasets import load_digits
+
+    try:
+        return load_digits(dataset).train_images[:count].clone(), None
+    except DataError as e:
+        return None, str(e)
+
+
+def train_sample(dataset: str, count: int):
+    """(the first `count` training digits of a dataset, uint8 [N,28,28], None) or (None, message)."""
+    return _cached_train_sample(dataset, count)
+
+
 def default_model_path() -> Path:
     return DEFAULT_MODEL_DIR / "model.pt"
 

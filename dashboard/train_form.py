@@ -1,9 +1,11 @@
 """The Train page's form: every engine option, filled from a preset.
 
 Widgets hold their values in session_state under `tf_<field>`, so picking a
-preset (outside the form) rewrites them. The form checks nothing itself: the
-engine's `validate()` is the one judge, and its ConfigError is shown naming
-the field.
+preset rewrites them. They are plain widgets, not an `st.form`: every change
+reruns the page, so what depends on the settings (the augmentation preview)
+follows them live, and only the button launches. The form checks nothing
+itself: the engine's `validate()` is the one judge, and its ConfigError is
+shown naming the field.
 """
 
 from __future__ import annotations
@@ -78,9 +80,14 @@ def _field(option: O.Option) -> None:
                         placeholder="all" if option.optional else None, help=help_text)
 
 
+def current_value(field: str):
+    """A field's value as the form shows it now (before any launch)."""
+    return st.session_state.get(_key(field), O.OPTION[field].default)
+
+
 def train_form() -> C.TrainConfig | None:
     """Draw the form; on a valid submit return the config, on an invalid one show why."""
-    with st.form("train_form", enter_to_submit=False):  # only the button launches
+    with st.container(border=True, key="train_form"):
         columns = dict(zip(("model", "optimisation", "data"), st.columns(3)))
         columns["run"] = columns["data"]
         for title, column in (("Model", "model"), ("Optimisation", "optimisation"), ("Data and run", "data")):
@@ -88,7 +95,7 @@ def train_form() -> C.TrainConfig | None:
         for option in O.OPTIONS:
             with columns[option.group]:
                 _field(option)
-        submitted = st.form_submit_button("Start training", type="primary")
+        submitted = st.button("Start training", type="primary", key="tf_start")
     if not submitted:
         return None
     choice = st.session_state.get(PRESET_KEY, NO_PRESET)

@@ -5,7 +5,7 @@ import streamlit as st
 from core.engine.config import ConfigError
 from core.runs.launcher import launch_run
 from core.runs.store import RunStoreError
-from dashboard import cached, train_live
+from dashboard import augment_preview, cached, train_live
 from dashboard.train_form import preset_picker, train_form
 from dashboard.widgets import LIVE_STATES
 
@@ -22,6 +22,8 @@ if run is not None:
 st.subheader("New run")
 preset_picker()
 cfg = train_form()
+with st.container(border=True, key="augment_preview"):
+    augment_preview.show()
 if cfg is not None:
     try:
         run_id = launch_run(cfg, cached.runs_dir())

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from core.engine.augment import random_affine
+from core.engine.augment import Augmentation, augment
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
 from core.engine.evaluation import loss_fn, score
@@ -75,9 +75,9 @@ def make_scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
 
 
 def training_batch(images_uint8: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """uint8 [B, 28, 28] on the device -> augmented, normalized [B, 1, 28, 28]."""
+    """uint8 [B, H, W] on the device -> augmented, normalized [B, 1, H, W]."""
     x = images_uint8.unsqueeze(1).float().div_(255.0)
-    x = random_affine(x, cfg.augment, gen)
+    x = augment(x, Augmentation.of(cfg), gen)
     return x.sub_(MNIST_MEAN).div_(MNIST_STD)
 
 

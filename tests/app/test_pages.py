@@ -166,6 +166,24 @@ def test_train_preset_fills_the_form(store):
     assert at.selectbox(key="tf_model").value == "cnn"
 
 
+def test_train_augmentation_preview_follows_the_settings_live(store):
+    """The grid of training digits redraws as an augmentation setting changes, before any launch."""
+    def preview(at):
+        image = at.get("image")[-1].proto.imgs[0]
+        return image.url, image.caption
+
+    at = run_page("train")
+    at.number_input(key="tf_augment").set_value(0.0).run()
+    plain, caption = preview(at)
+    assert "affine 0, elastic 0, thickness 0, slant 0 deg" in caption
+    at.number_input(key="tf_elastic").set_value(1.0).run()
+    distorted, caption = preview(at)
+    assert "elastic 1," in caption and distorted != plain
+    at.selectbox(key="tf_dataset").set_value("usps").run()
+    assert "USPS zip codes" in preview(at)[1]
+    assert not at.exception and not list(store.iterdir())  # nothing launched
+
+
 def test_train_submit_launches_and_attaches(store, monkeypatch):
     launched = []
 
