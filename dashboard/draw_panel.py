@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine.prediction import Prediction, predict_image
-from core.engine.preprocess import ImageError, NoDigitError
+from core.engine.preprocess import (LOOPS_CLOSE, MNIST_STROKE_MEDIAN, MNIST_STROKE_P95, ImageError, NoDigitError,
+                                    Prepared)
 from dashboard import figures
 from dashboard.widgets import upscale
 
@@ -27,6 +28,19 @@ def predict(model, source, what: str, side: int = 28) -> Prediction | None:
     return None
 
 
+def _strokes(prepared: Prepared) -> None:
+    """The stroke width the model saw, beside MNIST's, and what the drawing path did to it."""
+    drawn, seen = prepared.stroke_drawn, prepared.stroke_seen
+    mnist = f"MNIST's digits: {MNIST_STROKE_MEDIAN:.1f} px typical, up to {MNIST_STROKE_P95:.1f}"
+    if drawn - seen > 0.3:
+        st.caption(f"Strokes {drawn:.1f} px wide at this size, thinned to {seen:.1f} px ({mnist}).")
+    else:
+        st.caption(f"Strokes {seen:.1f} px wide ({mnist}).")
+    if drawn > LOOPS_CLOSE:
+        st.warning("The brush is thick for a digit this small: loops (0, 6, 8, 9) close up and no thinning "
+                   "brings them back. Draw bigger or pick a thinner brush.", icon=":material/brush:")
+
+
 def show(prediction: Prediction, what: str) -> None:
     st.session_state[DRAWN_KEY] = prediction.prepared.image28
     big, saw = st.columns([1, 1])
@@ -40,4 +54,5 @@ def show(prediction: Prediction, what: str) -> None:
         side = prediction.prepared.image28.shape[0]
         st.caption(f"What the model saw ({side}x{side})")
         st.image(upscale(prediction.prepared.image28, 168 // side), width=168)
+        _strokes(prediction.prepared)
     st.plotly_chart(figures.probs_figure(prediction.probs), key="draw_probs")

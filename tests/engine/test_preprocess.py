@@ -232,3 +232,17 @@ def test_array_path_file_and_pil_inputs_agree(tmp_path):
     assert rgba.shape == (SIDE, SIDE, 4) and rgba.dtype == np.uint8
     for source in (rgba, rgba.astype(np.float32) / 255.0, path, str(path), io.BytesIO(png(img)), img):
         assert np.array_equal(prepare_digit(source).image28, reference), type(source)
+
+
+def test_thick_strokes_are_thinned_into_mnists_range_and_thin_ones_left_alone():
+    """A small 5 drawn with a 35 px brush comes out two to three times thicker than MNIST's
+    strokes; the drawing path thins it into MNIST's range. A thin drawing is untouched."""
+    from core.engine.preprocess import MNIST_STROKE_P95, ink_map, mnist_layout, open_image, prepare_digit
+    from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, render
+
+    thick = prepare_digit(render(canvas_strokes(STYLES["5"], (25, 25, 70, 70)), 35))
+    assert thick.stroke_drawn > 2 * MNIST_STROKE_P95 - 1 and thick.stroke_seen <= MNIST_STROKE_P95 + 0.5
+    thin = render(canvas_strokes(STYLES["5"], PLACEMENTS["large-centred"]), 12)
+    ink = ink_map(open_image(thin))
+    assert np.array_equal(mnist_layout(ink), mnist_layout(ink, match_strokes=False))
+    assert prepare_digit(thin).stroke_drawn == prepare_digit(thin).stroke_seen
