@@ -11,7 +11,7 @@ from core.engine.data import DataError
 from core.engine.datasets import load_test_set
 from core.runs.checkpoint import CheckpointError, read_checkpoint
 from core.runs.command_line import OneLineParser, fail
-from core.runs.report import other_test_set, write_evaluation
+from core.runs.report import other_test_set, summary_line, write_evaluation
 from core.runs.store import DEFAULT_MODEL_DIR
 
 
@@ -27,11 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         report = write_evaluation(args.run, test, other_test_set(cfg.dataset, args.data_dir, side), bool(cfg.tta))
     except (CheckpointError, DataError) as e:
         fail(f"python -m core.evaluate: {e}")
-    s = report["summary"]
-    val = "no validation set" if s["best_val_acc"] is None else f"val acc {s['best_val_acc']:.4f}"
-    other = (f", {s['other_dataset']} test acc {s['other_acc']:.4f}" if s["other_acc"] is not None
-             else f", other dataset: {report.get('other', {}).get('error')}")
-    print(f"{args.run}: epoch {s['best_epoch']} ({val}), {s['dataset']} test acc {s['test_acc']:.4f}{other}, "
+    missing = report.get("other", {}).get("error")
+    print(f"{args.run}: {summary_line(report['summary'])}{f', other dataset: {missing}' if missing else ''}, "
           f"model.pt sha256 {report['scored']['sha256'][:12]}")
     return 0
 

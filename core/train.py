@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.engine.trainer import resolve_device
 from core.runs.command_line import OneLineParser, add_train_options, config_from_args, fail
+from core.runs.report import summary_line
 from core.runs.run_process import run_training
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError, read_json, run_path
 
@@ -40,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = read_json(run_dir / "evaluation.json")["summary"] if (run_dir / "evaluation.json").exists() else {}
     if summary:
-        print(f"{status['state']}: best epoch {summary['best_epoch']}, val acc {summary['best_val_acc']:.4f}, "
-              f"test acc {summary['test_acc']:.4f}", file=sys.stderr)
+        print(f"{status['state']}: {summary_line(summary)}", file=sys.stderr)
     return 0 if status["state"] == "completed" else 1
 
 

@@ -21,6 +21,16 @@ from core.runs.checkpoint import load_model
 from core.runs.store import read_metrics, write_json_atomic, write_status
 
 
+def summary_line(summary: dict) -> str:
+    """The report's headline in one line, as the entry points print it."""
+    kept = (f"val acc {summary['best_val_acc']:.4f}" if summary.get("best_val_acc") is not None
+            else "no validation set, the last epoch kept")
+    other = (f", {summary['other_dataset']} test acc {summary['other_acc']:.4f}"
+             if summary.get("other_acc") is not None else "")
+    return (f"best epoch {summary.get('best_epoch')} ({kept}), {summary.get('dataset', 'mnist')} test acc "
+            f"{summary['test_acc']:.4f}{other}")
+
+
 def other_test_set(dataset: str, data_dir: str | os.PathLike | None, side: int) -> TestSet | str:
     """The other dataset's test digits, or why they cannot be had (the run's report
     then says so; a missing second dataset never fails a run)."""

@@ -83,3 +83,14 @@ def test_a_missing_second_dataset_is_a_reason_in_the_report_not_an_error(mnist_d
     monkeypatch.setattr(usps, "download_with_torchvision", offline)
     reason = other_test_set("mnist", data, 28)
     assert isinstance(reason, str) and "USPS not found" in reason and "usps.t.bz2" in reason
+
+
+def test_the_paper_preset_from_the_command_line(mnist_dir, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "core.train", "--preset", "lenet1989-paper", "--epochs", "1",
+                           "--train-limit", "300", "--data-dir", str(mnist_dir), "--runs-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no validation set, the last epoch kept" in done.stderr and "usps test acc" in done.stderr
