@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.engine import config as C
 from core.engine import options as O
@@ -25,6 +26,8 @@ def fail(message: str, code: int = 2):
 def _typed(option: O.Option):
     """The argparse type of an option: its parser, with a one-line message."""
     def parse(text: str):
+        if option.name == "data_dir":  # relative to where it was typed, not to a Ray worker's folder
+            return str(Path(text).expanduser().resolve())
         try:
             return option.parse(text)
         except ValueError as e:

@@ -57,6 +57,8 @@ def ray_init(address: str | None, log_path: Path) -> None:
     env_vars = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if os.environ.get("MNIST_DATA_DIR"):
         env_vars["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
+        if not address:  # local workers start in Ray's own folder: a relative path must not stay relative
+            env_vars["MNIST_DATA_DIR"] = str(Path(env_vars["MNIST_DATA_DIR"]).expanduser().resolve())
     try:
         if address:
             # Workers elsewhere get this project's engine shipped to them.

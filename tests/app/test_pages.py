@@ -247,7 +247,7 @@ def test_runs_hundred_runs(hundred_run_store):
 
 
 def test_runs_compare_overlays_curves_and_diffs_settings(completed_store, trained_run):
-    from conftest import copy_run
+    from tests.conftest import copy_run
 
     other = copy_run(trained_run, completed_store, "20260101-000002-other-0006")
     config = read_json(other / "config.json")
@@ -352,7 +352,7 @@ def test_filters_kernels_and_feature_maps(completed_store):
     at = run_page("filters")
     figs = charts(at)
     kernels = [f for f in figs if f["data"][0].get("colorscale") and f["data"][0].get("zmid") == 0]
-    assert len(kernels) == 2  # conv layers of the fixture's (8, 16) CNN
+    assert len(kernels) == 3  # conv layers of the default model (picked first): 32, 64, 128
     titles = [f["layout"]["title"]["text"] for f in figs if f["layout"].get("title", {}).get("text")]
     assert any(t.startswith("block1") for t in titles) and any("class scores" in t for t in titles)
     at.button(key="filters_random").click().run()
@@ -420,7 +420,7 @@ def test_every_page_with_a_hundred_runs(hundred_run_store, name):
 
 
 def test_runs_filter_by_sweep(completed_store, trained_run):
-    from conftest import copy_run
+    from tests.conftest import copy_run
 
     for i, sweep in enumerate(["20260103-000000-sweep-a-0001", "20260103-000000-sweep-a-0001", "20260104-000000-sweep-b-0002"]):
         trial = copy_run(trained_run, completed_store, f"20260102-00000{i}-trial-000{i}")
