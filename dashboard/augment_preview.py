@@ -32,7 +32,7 @@ def _grid(images: torch.Tensor) -> np.ndarray:
 def show() -> None:
     """The grid for the Train form's current dataset and augmentation settings."""
     dataset = current_value("dataset")
-    aug = Augmentation(*(float(current_value(name) or 0) for name in ("augment", "elastic", "thickness", "slant")))
+    aug = Augmentation.of({name: current_value(name) for name in Augmentation.OPTIONS})
     st.markdown("**What the augmentation does to training digits**")
     images, error = cached.train_sample(dataset, COUNT)
     if images is None:

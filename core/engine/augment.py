@@ -38,10 +38,14 @@ class Augmentation:
     thickness: float = 0.0  # 0..1
     slant: float = 0.0  # degrees, either way
 
+    OPTIONS = ("augment", "elastic", "thickness", "slant")  # the training options behind the four fields
+
     @classmethod
-    def of(cls, cfg) -> "Augmentation":
-        """The augmentation a TrainConfig asks for (None, an option that does not apply, is off)."""
-        return cls(*(float(getattr(cfg, name, 0.0) or 0.0) for name in ("augment", "elastic", "thickness", "slant")))
+    def of(cls, values) -> "Augmentation":
+        """The augmentation a TrainConfig asks for, or a mapping of the same options
+        (None, an option that does not apply, is off)."""
+        get = values.get if isinstance(values, dict) else lambda name: getattr(values, name, None)
+        return cls(*(float(get(name) or 0.0) for name in cls.OPTIONS))
 
     @property
     def off(self) -> bool:
@@ -73,11 +77,6 @@ def augment(x: torch.Tensor, aug: Augmentation, generator: torch.Generator | Non
     if aug.elastic > 0:
         grid = grid + elastic_field(n, x.shape[-2], x.shape[-1], aug.elastic, device, dtype, generator)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def random_affine(x: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Rotation, shift and scale only (the `augment` option alone)."""
-    return augment(x, Augmentation(affine=strength), generator)
 
 
 def change_thickness(x: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:

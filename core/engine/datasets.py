@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from core.engine.data import load_mnist
-from core.engine.preprocess import NoDigitError, usps_layout
+from core.engine.preprocess import relayout
 from core.engine.usps import load_usps
 
 OTHER = {"mnist": "usps", "usps": "mnist"}
@@ -41,16 +40,6 @@ class TestSet:
     labels: torch.Tensor
 
 
-def _as_usps16(images28: torch.Tensor) -> torch.Tensor:
-    out = np.zeros((len(images28), 16, 16), dtype=np.uint8)
-    for i, image in enumerate(images28.numpy()):
-        try:
-            out[i] = usps_layout(image.astype(np.float32) / 255.0)
-        except NoDigitError:
-            pass  # a blank image stays blank
-    return torch.from_numpy(out)
-
-
 def load_digits(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> Digits:
     """MNIST or USPS from the data folder (torchvision's download as the fallback)."""
     if name == "usps":
@@ -63,9 +52,10 @@ def load_digits(name: str, data_dir: str | os.PathLike | None = None, side: int 
 
 
 def load_test_set(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> TestSet:
-    """Only a dataset's test digits (the cross-dataset evaluation needs no more)."""
-    if name == "usps":
-        u = load_usps(data_dir)
-        return TestSet(name, u.test_images16 if side == 16 else u.test_images, u.test_labels)
-    m = load_mnist(data_dir)
-    return TestSet(name, _as_usps16(m.test_images) if side == 16 else m.test_images, m.test_labels)
+    """Only a dataset's test digits (the cross-dataset evaluation needs no more); a
+    16x16 model sees MNIST's laid out as USPS's were."""
+    digits = load_digits(name, data_dir, side)
+    images = digits.test_images
+    if images.shape[-1] != side:
+        images = torch.from_numpy(relayout(images.numpy(), side))
+    return TestSet(name, images, digits.test_labels)

@@ -283,10 +283,20 @@ def mnist_layout(ink: np.ndarray, match_strokes: bool = True) -> np.ndarray:
     """An ink map (bright on dark, any size) -> 28x28 uint8 laid out as MNIST was made:
     the ink's box scaled to 20 px on its longer side, centre of mass at the centre;
     with `match_strokes`, strokes thicker than MNIST's are first thinned into its range."""
-    if match_strokes:
-        ink = thin_to_mnist(ink)
-    placed = _centre(_fit_box(ink))
-    return np.rint(placed * (255.0 / placed.max())).astype(np.uint8)
+    return _mnist_layout_measured(ink, match_strokes)[0]
+
+
+def _mnist_layout_measured(ink: np.ndarray, match_strokes: bool = True) -> tuple[np.ndarray, float]:
+    """(mnist_layout's image, the stroke width as drawn, before any thinning)."""
+    def placed(ink: np.ndarray) -> np.ndarray:
+        image = _centre(_fit_box(ink))
+        return np.rint(image * (255.0 / image.max())).astype(np.uint8)
+
+    image = placed(ink)
+    drawn = stroke_width(image)
+    if match_strokes and drawn > MNIST_STROKE_P95:
+        image = placed(thin_to_mnist(ink, drawn))
+    return image, drawn
 
 
 # MNIST's stroke widths in its 28x28 images (stroke_width of 2,000 test digits):
@@ -299,7 +309,7 @@ LOOPS_CLOSE = 6.0
 MORPH_SIDE = 80  # thinning works on the crop at 4x the 20 px box
 
 
-def thin_to_mnist(ink: np.ndarray) -> np.ndarray:
+def thin_to_mnist(ink: np.ndarray, width: float | None = None) -> np.ndarray:
     """The ink, with strokes that would come out thicker than MNIST's 95th percentile
     thinned (a grey-level erosion) to THIN_TARGET px at 28x28; other ink unchanged.
 
@@ -307,9 +317,11 @@ def thin_to_mnist(ink: np.ndarray) -> np.ndarray:
     loops of 6, 8 and 9 nearly closed, and a model that reads 8 everywhere. The
     erosion runs on the crop resized to MORPH_SIDE px, twice, because the box
     shrinks with the strokes and the 20 px rescale then widens them again.
+    `width`: the stroke width at 28x28 when the caller has measured it already.
     """
-    for _ in range(2):
-        width = stroke_width(_centre(_fit_box(ink)))
+    for attempt in range(2):
+        if width is None or attempt > 0:
+            width = stroke_width(_centre(_fit_box(ink)))
         if width <= MNIST_STROKE_P95:
             return ink
         crop = _fit_box(ink, MORPH_SIDE)
@@ -342,12 +354,28 @@ def usps_layout(ink: np.ndarray, side: int = 16) -> np.ndarray:
     return np.rint(out * (255.0 / out.max())).astype(np.uint8)
 
 
+def relayout(images: np.ndarray, side: int = OUT_SIDE) -> np.ndarray:
+    """uint8 [N, H, W] digits, ink bright -> uint8 [N, side, side]: MNIST's layout at
+    28, USPS's below; a blank image stays blank."""
+    layout = mnist_layout if side == OUT_SIDE else lambda ink: usps_layout(ink, side)
+    out = np.zeros((len(images), side, side), dtype=np.uint8)
+    for i, image in enumerate(images):
+        try:
+            out[i] = layout(image.astype(np.float32) / 255.0)
+        except NoDigitError:
+            pass
+    return out
+
+
 def prepare_digit(source, side: int = 28) -> Prepared:
     """Any image of a digit -> the model's normalized [1, 1, side, side] input and its
     picture: MNIST's layout at 28, USPS's at 16 (a model trained on USPS as published)."""
     ink = ink_map(open_image(source))
-    image = mnist_layout(ink) if side == OUT_SIDE else usps_layout(ink, side)
-    drawn = stroke_width(mnist_layout(ink, match_strokes=False)) if side == OUT_SIDE else stroke_width(image)
+    if side == OUT_SIDE:
+        image, drawn = _mnist_layout_measured(ink)
+    else:
+        image = usps_layout(ink, side)
+        drawn = stroke_width(image)
     return Prepared(tensor=normalize(torch.from_numpy(image)[None]), image28=image, stroke_drawn=drawn,
                     stroke_seen=stroke_width(image))
 

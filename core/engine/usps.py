@@ -3,7 +3,7 @@
 `USPS/usps.bz2` and `USPS/usps.t.bz2`, one digit a line, `label 1:v1 ... 256:v256`
 with labels 1..10 for digits 0..9 and pixels in [-1, 1], +1 the ink.
 
-Models see them as MNIST was made (`mnist_layout`: box to 20 px, centre of mass
+Models see them as MNIST was made (`relayout`, `mnist_layout`: box to 20 px, centre of mass
 at the centre of 28x28); the 16x16 originals are kept for a model that takes
 16x16 itself.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.engine.data import DATA_DIR_ENV, DataError, download_with_torchvision, resolve_data_dir
-from core.engine.preprocess import NoDigitError, mnist_layout
+from core.engine.preprocess import relayout
 
 FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
 SIDE = 16
@@ -46,17 +46,6 @@ def read_usps(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path} has no digits or labels outside 1..10")
     gray = np.rint((images.clip(-1, 1) + 1) * 127.5).astype(np.uint8)
     return gray.reshape(-1, SIDE, SIDE), labels
-
-
-def to_mnist_layout(images16: np.ndarray) -> np.ndarray:
-    """uint8 [N, 16, 16] -> uint8 [N, 28, 28], each digit placed as MNIST's were."""
-    out = np.zeros((len(images16), 28, 28), dtype=np.uint8)
-    for i, image in enumerate(images16):
-        try:
-            out[i] = mnist_layout(image.astype(np.float32) / 255.0)
-        except NoDigitError:
-            pass  # a blank scan stays blank
-    return out
 
 
 @dataclass
@@ -89,7 +78,7 @@ def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = Tru
             raise DataError(_missing_message(folder, "files missing after download"))
     (train16, train_y), (test16, test_y) = read_usps(paths["train"]), read_usps(paths["test"])
     return USPS(
-        train_images=torch.from_numpy(to_mnist_layout(train16)), train_labels=torch.from_numpy(train_y),
-        test_images=torch.from_numpy(to_mnist_layout(test16)), test_labels=torch.from_numpy(test_y),
+        train_images=torch.from_numpy(relayout(train16)), train_labels=torch.from_numpy(train_y),
+        test_images=torch.from_numpy(relayout(test16)), test_labels=torch.from_numpy(test_y),
         train_images16=torch.from_numpy(train16), test_images16=torch.from_numpy(test16), root=root,
     )

@@ -43,11 +43,16 @@ def assert_no_error(page, name: str) -> None:
     assert "Traceback" not in page.inner_text("body"), f"traceback on {name}"
 
 
-def test_every_page_opens_without_error(page, app_url):
-    for name, path in PAGES.items():
-        page.goto(f"{app_url}/{path}")
+def visit_all(page, app_url: str, names, shot_prefix: str) -> None:
+    """Open each named page, let it settle, screenshot it and check it shows no error."""
+    for name in names:
+        page.goto(f"{app_url}/{PAGES[name]}")
         settle(page)
-        assert_no_error(page, f"empty-{name}")
+        assert_no_error(page, f"{shot_prefix}-{name}")
+
+
+def test_every_page_opens_without_error(page, app_url):
+    visit_all(page, app_url, PAGES, "empty")
     page.goto(f"{app_url}/")
     settle(page)
     assert "Digit Lab" in page.inner_text("body")
@@ -71,10 +76,7 @@ def test_launch_a_run_and_watch_it_complete(page, app_url):
     settle(page)
     print(f"launch -> first curve point: {first_curve:.1f} s")
     assert_no_error(page, "train-completed")
-    for name in ("runs", "evaluate", "filters"):
-        page.goto(f"{app_url}/{PAGES[name]}")
-        settle(page)
-        assert_no_error(page, f"one-run-{name}")
+    visit_all(page, app_url, ("runs", "evaluate", "filters"), "one-run")
     page.goto(f"{app_url}/runs")
     settle(page)
     assert "1 of 1 runs" in page.inner_text("body")

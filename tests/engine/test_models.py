@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from core.engine.augment import random_affine
+from core.engine.augment import Augmentation, augment
 from core.engine.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
 from core.engine.models import build_model, count_parameters
 
@@ -62,8 +62,8 @@ def test_widths_that_shrink_to_nothing_are_rejected():
 def test_augmentation_differs_per_sample_and_keeps_ink():
     x = torch.zeros(8, 1, 28, 28)
     x[:, :, 8:20, 12:16] = 1.0  # the same bar in every sample
-    out = random_affine(x, 1.0, torch.Generator().manual_seed(0))
+    out = augment(x, Augmentation(affine=1.0), torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     assert all(not torch.allclose(out[i], out[j]) for i in range(8) for j in range(i + 1, 8))
     assert (out.sum(dim=(1, 2, 3)) > 0.5 * x[0].sum()).all()
-    assert torch.equal(random_affine(x, 0.0), x)
+    assert torch.equal(augment(x, Augmentation(affine=0.0)), x)

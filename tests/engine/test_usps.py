@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core.engine.data import DataError
-from core.engine.usps import load_usps, read_usps, to_mnist_layout
+from core.engine.preprocess import relayout
+from core.engine.usps import load_usps, read_usps
 
 
 def write_usps(path, rows):
@@ -34,7 +35,7 @@ def test_reads_labels_and_ink_bright_on_dark(tmp_path):
 def test_mnist_layout_centres_and_scales_like_mnist(tmp_path):
     path = tmp_path / "usps.bz2"
     write_usps(path, [(2, bar(2))])  # a stroke near the left edge
-    image28 = to_mnist_layout(read_usps(path)[0])[0]
+    image28 = relayout(read_usps(path)[0])[0]
     rows, cols = np.nonzero(image28)
     assert rows.max() - rows.min() + 1 == 20  # the longer side becomes 20 px
     mass = image28.astype(float)
