@@ -42,6 +42,8 @@ class Hooks:
     # a new best validation accuracy: (epoch, val_acc, the weights to keep); without
     # a validation set (val_acc None) every epoch's weights replace the last
     on_best: Callable[[int, float, nn.Module], None] = lambda epoch, val_acc, model: None
+    # the weights after each epoch (the ones scored), and epoch 0's: the initialisation
+    on_weights: Callable[[int, nn.Module], None] = lambda epoch, model: None
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -167,6 +169,7 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
 
     # Without a validation set nothing is selected: every epoch replaces the last.
     selecting = len(data.val_y) > 0
+    hooks.on_weights(0, trainer.scored_model)
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         lr = trainer.opt.param_groups[0]["lr"]
@@ -188,6 +191,7 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
         if not selecting or val_acc > result.best_val_acc:
             result.best_epoch, result.best_val_acc = epoch, val_acc
             hooks.on_best(epoch, val_acc if selecting else None, scored)
+        hooks.on_weights(epoch, scored)
 
     return result
 

@@ -18,6 +18,8 @@ from core.engine.data import DataError
 from core.engine.datasets import OTHER, TestSet, load_test_set
 from core.engine.evaluation import predict_scores, test_report
 from core.runs.checkpoint import load_model
+from core.runs.files import read_json
+from core.runs.snapshots import list_snapshots, snapshot_path
 from core.runs.store import read_metrics, write_json_atomic, write_status
 
 
@@ -70,3 +72,36 @@ def write_evaluation(run_dir: Path, test: TestSet, other: TestSet | str | None =
     write_json_atomic(run_dir / "evaluation.json", report)
     write_status(run_dir, summary=report["summary"])
     return report
+
+
+def epoch_report_path(run_dir: Path, epoch: int) -> Path:
+    return snapshot_path(run_dir, epoch).with_suffix(".json")
+
+
+def epoch_report(run_dir: Path, epoch: int, test: TestSet, tta: bool = False,
+                 device: torch.device | str = "cpu") -> dict:
+    """The test report of one kept epoch's weights, computed once and cached beside
+    them (`epochs/epoch-NNN.json`): a slider drag only reads it."""
+    path = epoch_report_path(run_dir, epoch)
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        pass
+    model, _, ckpt = load_model(snapshot_path(run_dir, epoch))
+    device = torch.device(device)
+    report = {"dataset": test.dataset,
+              **test_report(predict_scores(model.to(device), test.images, device, tta=tta), test.labels),
+              "scored": {"file": f"{path.parent.name}/{path.with_suffix('.pt').name}", "sha256": ckpt["sha256"],
+                         "epoch": epoch}}
+    write_json_atomic(path, report)
+    return report
+
+
+def write_epoch_reports(run_dir: Path, test: TestSet, device: torch.device | str = "cpu", tta: bool = False,
+                        on_progress=None) -> None:
+    """Score every kept epoch not scored yet; `on_progress(done, total)` after each."""
+    epochs = list_snapshots(run_dir)
+    for done, epoch in enumerate(epochs, 1):
+        epoch_report(run_dir, epoch, test, tta, device)
+        if on_progress is not None:
+            on_progress(done, len(epochs))

@@ -26,7 +26,8 @@ from core.runs.files import write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
 from core.runs.queue import wait_for_slot
-from core.runs.report import other_test_set, write_evaluation
+from core.runs.report import other_test_set, write_epoch_reports, write_evaluation
+from core.runs.snapshots import SnapshotKeeper
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 
 
@@ -93,10 +94,14 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         write_json_atomic(run_dir / "config.json", described)
         print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
               f"device {device}", file=sys.stderr, flush=True)
-        hooks = Hooks(on_batch=progress.on_batch, on_epoch=_epoch_writer(run_dir, on_epoch),
-                      on_best=lambda epoch, val_acc, model: save_checkpoint(
-                          run_dir / "model.pt", model, cfg, epoch=epoch, val_acc=val_acc),
-                      should_stop=stopping)
+        snapshots = SnapshotKeeper(run_dir, cfg)
+
+        def on_best(epoch: int, val_acc: float | None, model) -> None:
+            save_checkpoint(run_dir / "model.pt", model, cfg, epoch=epoch, val_acc=val_acc)
+            snapshots.best = epoch
+
+        hooks = Hooks(on_batch=progress.on_batch, on_epoch=_epoch_writer(run_dir, on_epoch), on_best=on_best,
+                      on_weights=snapshots.keep, should_stop=stopping)
         clock = time.perf_counter()
         fit(cfg, data, hooks)
         timings["train_s"] = time.perf_counter() - clock
@@ -135,6 +140,7 @@ def _epoch_writer(run_dir: Path, then=None):
 def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu") -> None:
     test = TestSet(cfg.dataset, data.test_x, data.test_y)
     write_evaluation(run_dir, test, other_test_set(cfg.dataset, cfg.data_dir, cfg.input_side()), cfg.tta, device)
+    write_epoch_reports(run_dir, test, device, cfg.tta)  # now, so the pages' epoch sliders answer at once
 
 
 def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
