@@ -168,3 +168,25 @@ def digit_figure(image28: np.ndarray, title: str = "", height: int = 240) -> go.
     fig = _image_figure(np.asarray(image28, dtype=np.float32), title, height, colorscale="gray",
                         showscale=False, hovertemplate="%{z:.0f}<extra></extra>")
     return fig
+
+
+# Red = the pixel pushes the score toward the class, blue = away from it (RdBu reversed).
+ATTRIBUTION_COLOURS = "RdBu_r"
+
+
+def attribution_figure(attribution: np.ndarray, digit: np.ndarray, title: str, height: int = 260,
+                       limit: float | None = None) -> go.Figure:
+    """An attribution map [H, W] with the digit's outline drawn over it: red pushes toward
+    the class, blue away, white neither. The colours are symmetric around zero; pass one
+    `limit` to several maps to put them on the same scale. `digit` is ink [H, W], any range."""
+    attribution = np.asarray(attribution, dtype=np.float32)
+    limit = limit or float(np.abs(attribution).max()) or 1.0
+    fig = _image_figure(attribution, title, height, colorscale=ATTRIBUTION_COLOURS, zmid=0, zmin=-limit,
+                        zmax=limit, showscale=False,
+                        hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>")
+    ink = np.asarray(digit, dtype=np.float32)
+    level = float(ink.min() + ink.max()) / 2  # the stroke's edge: half-way from paper to full ink
+    fig.add_contour(z=ink.tolist(), showscale=False, hoverinfo="skip", line=dict(width=1.5),
+                    colorscale=[[0, "rgba(60,60,60,0.7)"], [1, "rgba(60,60,60,0.7)"]],
+                    contours=dict(coloring="lines", start=level, end=level, size=1))
+    return fig
