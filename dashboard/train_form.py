@@ -1,11 +1,13 @@
-"""The Train page's form: every engine option, filled from a preset.
+"""The Train page's form: every engine option, filled from a preset; the common
+choices in view, the rest under "Advanced".
 
 Widgets hold their values in session_state under `tf_<field>`, so picking a
 preset rewrites them. They are plain widgets, not an `st.form`: every change
 reruns the page, so what depends on the settings (the augmentation preview)
 follows them live, and only the button launches. The form checks nothing
 itself: the engine's `validate()` is the one judge, and its ConfigError is
-shown naming the field.
+shown naming the field. `current_config()` is what Start would launch, so the
+page can show it before anything runs.
 """
 
 from __future__ import annotations
@@ -85,26 +87,19 @@ def current_value(field: str):
     return st.session_state.get(_key(field), O.OPTION[field].default)
 
 
-def train_form() -> C.TrainConfig | None:
-    """Draw the form; on a valid submit return the config, on an invalid one show why."""
-    with st.container(border=True, key="train_form"):
-        columns = dict(zip(("model", "optimisation", "data"), st.columns(3)))
-        columns["run"] = columns["data"]
-        for title, column in (("Model", "model"), ("Optimisation", "optimisation"), ("Data and run", "data")):
-            columns[column].markdown(f"**{title}**")
-        for option in O.OPTIONS:
-            with columns[option.group]:
-                _field(option)
-        submitted = st.button("Start training", type="primary", key="tf_start")
-    if not submitted:
-        return None
+def _chosen_preset() -> str | None:
     choice = st.session_state.get(PRESET_KEY, NO_PRESET)
-    preset = None if choice == NO_PRESET else choice
+    return None if choice == NO_PRESET else choice
+
+
+def current_config() -> C.TrainConfig | C.ConfigError:
+    """The config the form describes now, or why it is not valid: what Start would launch."""
+    preset = _chosen_preset()
     # What the user changed from what the preset filled in counts as said, as on the
     # command line: a changed option that has no effect is refused, an untouched one dropped.
     filled = {field: _widget_value(field, value) for field, value in _values_for(preset).items()}
-    values = {field: st.session_state[_key(field)] for field in FORM_FIELDS
-              if st.session_state[_key(field)] != filled.get(field)}
+    shown = {field: st.session_state.get(_key(field), filled[field]) for field in FORM_FIELDS}
+    values = {field: value for field, value in shown.items() if value != filled[field]}
     if "data_dir" in values:
         values["data_dir"] = (values["data_dir"] or "").strip() or None
     try:
@@ -115,6 +110,51 @@ def train_form() -> C.TrainConfig | None:
                 raise C.ConfigError("widths", str(e)) from None
         return C.from_preset(preset, **values)
     except C.ConfigError as e:
-        message = str(e).split(": ", 1)[-1]
-        st.error(f"**{e.field}**: {message}", icon=":material/error:")
+        return e
+
+
+def config_error_text(error: C.ConfigError) -> str:
+    """'**field**: what is wrong', for st.error and the preview."""
+    return f"**{error.field}**: {str(error).split(': ', 1)[-1]}"
+
+
+# The choices a first run is about, always in view, three columns of three; the
+# rest waits under "Advanced", by the option's group.
+IN_VIEW = {"Model": ("model", "activation", "pooling"),
+           "Regularisation": ("dropout", "batchnorm", "augment"),
+           "Optimisation": ("optimizer", "lr", "epochs")}
+ADVANCED = {"Model": ("model",), "Optimisation": ("optimisation",), "Data and run": ("data", "run")}
+
+
+def _common_fields() -> None:
+    for column, (title, fields) in zip(st.columns(3), IN_VIEW.items()):
+        with column:
+            st.markdown(f"**{title}**")
+            for field in fields:
+                _field(O.OPTION[field])
+
+
+def _advanced_fields() -> None:
+    in_view = {field for fields in IN_VIEW.values() for field in fields}
+    for column, (title, groups) in zip(st.columns(3), ADVANCED.items()):
+        with column:
+            st.markdown(f"**{title}**")
+            for option in O.OPTIONS:
+                if option.group in groups and option.name not in in_view:
+                    _field(option)
+
+
+def train_form() -> C.TrainConfig | None:
+    """Draw the form; on a valid submit return the config, on an invalid one show why."""
+    with st.container(border=True, key="train_form"):
+        _common_fields()
+        with st.expander("Advanced", icon=":material/tune:"):
+            _advanced_fields()
+        submitted = st.button("Start training", type="primary", key="tf_start")
+    if not submitted:
         return None
+    cfg = current_config()
+    if isinstance(cfg, C.ConfigError):
+        st.error(config_error_text(cfg), icon=":material/error:")
+        return None
+    return cfg

@@ -1,12 +1,13 @@
-"""Train: launch a run in the background and watch it learn."""
+"""Train: see what the settings build and how long it will take, launch a run in
+the background and watch it learn."""
 
 import streamlit as st
 
 from core.engine.config import ConfigError
 from core.runs.launcher import launch_run
 from core.runs.store import RunStoreError
-from dashboard import augment_preview, cached, train_live
-from dashboard.train_form import preset_picker, train_form
+from dashboard import augment_preview, cached, train_live, train_preview
+from dashboard.train_form import current_config, preset_picker, train_form
 from dashboard.widgets import LIVE_STATES
 
 st.title("Train")
@@ -22,9 +23,7 @@ if run is not None:
 st.subheader("New run")
 preset_picker()
 cfg = train_form()
-with st.container(border=True, key="augment_preview"):
-    augment_preview.show()
-if cfg is not None:
+if cfg is not None:  # launched before the previews: nothing is timed on the way to a run
     try:
         run_id = launch_run(cfg, cached.runs_dir())
     except (ConfigError, RunStoreError, OSError) as e:
@@ -33,3 +32,7 @@ if cfg is not None:
         st.query_params["run"] = run_id
         cached.refresh_runs()
         st.rerun()
+with st.container(border=True, key="train_preview"):
+    train_preview.show(current_config())
+with st.container(border=True, key="augment_preview"):
+    augment_preview.show()

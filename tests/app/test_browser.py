@@ -58,12 +58,19 @@ def test_every_page_opens_without_error(page, app_url):
     assert "Digit Lab" in page.inner_text("body")
 
 
+def open_advanced(page) -> None:
+    """The Train form keeps the less common options under a closed "Advanced" section."""
+    page.get_by_text("Advanced", exact=True).click()
+    page.get_by_role("textbox", name="Run name").wait_for()
+
+
 def test_launch_a_run_and_watch_it_complete(page, app_url):
     page.goto(f"{app_url}/train")
     settle(page)
     page.get_by_role("combobox", name="Preset").click()
     page.get_by_role("option", name="fast", exact=True).click()
     settle(page)
+    open_advanced(page)
     page.get_by_role("spinbutton", name="Train limit").fill("6000")
     page.get_by_role("textbox", name="Run name").fill("browser run")
     clicked = time.time()
@@ -95,6 +102,7 @@ def test_enter_in_a_form_field_launches_nothing(page, app_url):
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("3")
     epochs.press("Enter")
+    open_advanced(page)
     page.get_by_role("textbox", name="Run name").fill("not yet")
     page.get_by_role("textbox", name="Run name").press("Enter")
     page.goto(f"{app_url}/sweeps")
@@ -153,6 +161,7 @@ def launch_from(page, app_url: str, name: str) -> None:
     page.get_by_role("option", name="fast", exact=True).click()
     settle(page)
     page.get_by_role("spinbutton", name="Epochs", exact=True).fill("1")
+    open_advanced(page)
     page.get_by_role("spinbutton", name="Train limit").fill("3000")
     page.get_by_role("textbox", name="Run name").fill(name)
     page.get_by_role("button", name="Start training").click()

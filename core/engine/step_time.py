@@ -1,0 +1,166 @@
+"""How long a run will take on this machine, from a real training step measured now.
+
+A step is the engine's own `Trainer.step` on a `training_batch` of random digits,
+so the model, optimizer, weight average and augmentation all count; the scoring
+after each epoch (validation, test and training digits) and the final report are
+forward passes, timed apart per image. What the machine does meanwhile (another
+run training) slows the measurement as it will slow the run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from core.engine.config import TrainConfig
+from core.engine.data import normalize
+from core.engine.datasets import OTHER
+from core.engine.evaluation import TTA_SHIFTS
+from core.engine.options import TRAIN_SIZES
+from core.engine.trainer import TRAIN_EVAL_SIZE, Trainer, resolve_device, training_batch
+
+TEST_SIZES = {"mnist": 10_000, "usps": 2_007}  # the published test sets
+# The pace is the median of at least STEPS timed steps, unless BUDGET_SECONDS (warm-up
+# included) runs out first: on a busy machine a large step can take a second. Steps of a
+# few milliseconds (batch 1) go on for MIN_SECONDS, up to MAX_STEPS, as one preempted
+# step in five would otherwise move the median.
+STEPS = 5
+BUDGET_SECONDS = 1.0
+MIN_SECONDS = 0.2
+MAX_STEPS = 100
+EVAL_SAMPLE = 256  # digits in the timed forward pass: large enough to be batched as scoring is
+# Settings that change what one step computes; the rest (lr, epochs, seed, ...) do not.
+STEP_TIME_FIELDS = ("model", "dataset", "widths", "kernel_size", "padding", "hidden", "activation", "pooling",
+                    "dropout", "batchnorm", "optimizer", "momentum", "nesterov", "batch_size", "loss", "ema",
+                    "augment", "elastic", "thickness", "slant", "device")
+
+
+@dataclass(frozen=True)
+class Measured:
+    step_seconds: float  # one training step of a batch
+    eval_seconds_per_image: float  # one forward pass in eval mode, per digit
+
+
+@dataclass(frozen=True)
+class Estimate:
+    step_seconds: float
+    steps_per_epoch: int
+    epochs: int
+    scoring_seconds_per_epoch: float  # validation + test + training digits, after every epoch
+    report_seconds: float  # the final test reports (both test sets, every kept epoch)
+
+    @property
+    def training_seconds(self) -> float:
+        return self.step_seconds * self.steps_per_epoch * self.epochs
+
+    @property
+    def scoring_seconds(self) -> float:
+        return self.scoring_seconds_per_epoch * self.epochs + self.report_seconds
+
+    @property
+    def total_seconds(self) -> float:
+        return self.training_seconds + self.scoring_seconds
+
+
+def step_time_key(cfg: TrainConfig) -> tuple:
+    """The settings a measurement depends on: a cache key for it."""
+    return tuple((name, getattr(cfg, name)) for name in STEP_TIME_FIELDS)
+
+
+def _random_digits(cfg: TrainConfig, n: int, gen: torch.Generator) -> torch.Tensor:
+    side = cfg.input_side()
+    return torch.randint(0, 256, (n, side, side), dtype=torch.uint8, generator=gen)
+
+
+def _timed(fn, device: torch.device) -> float:
+    started = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - started
+
+
+@contextmanager
+def _trainer(cfg: TrainConfig) -> Iterator[Trainer]:
+    """A Trainer of `cfg` that leaves the process as it found it: the Trainer may go
+    to one thread (as the run will: that is part of the pace) and draws its weights
+    from torch's global generator; both are put back afterwards."""
+    threads = torch.get_num_threads()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            # A schedule long enough for every step timed (OneCycle refuses to go past its end).
+            yield Trainer(cfg, resolve_device(cfg.device), steps_per_epoch=1 + MAX_STEPS)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _step_seconds(trainer: Trainer, steps: int) -> float:
+    cfg, device = trainer.cfg, trainer.device
+    gen = torch.Generator().manual_seed(0)
+    digits = _random_digits(cfg, cfg.batch_size, gen).to(device)
+    labels = torch.randint(0, 10, (cfg.batch_size,), generator=gen).to(device)
+
+    def step():
+        x = training_batch(digits, cfg, trainer.gen).contiguous(memory_format=trainer.memory_format)
+        trainer.step(x, labels)
+
+    trainer.model.train()
+    started = time.perf_counter()
+    _timed(step, device)  # warm-up: the first step allocates the optimizer's state
+    times: list[float] = []
+    while True:
+        times.append(_timed(step, device))
+        elapsed = time.perf_counter() - started
+        if elapsed > BUDGET_SECONDS or len(times) >= MAX_STEPS or (len(times) >= steps and elapsed > MIN_SECONDS):
+            return statistics.median(times)
+
+
+@torch.inference_mode()
+def _eval_seconds_per_image(trainer: Trainer, images: int) -> float:
+    model, device = trainer.scored_model.eval(), trainer.device
+    x = normalize(_random_digits(trainer.cfg, images, torch.Generator().manual_seed(1)).to(device))
+    model(x[:8])  # warm-up
+    return _timed(lambda: model(x), device) / images
+
+
+def measure_step_seconds(cfg: TrainConfig, steps: int = STEPS) -> float:
+    """Median seconds of one real training step of `cfg`, after a warm-up step
+    (at least `steps` of them, at most MAX_STEPS, unless the time budget runs out)."""
+    with _trainer(cfg) as trainer:
+        return _step_seconds(trainer, steps)
+
+
+def measure_eval_seconds_per_image(cfg: TrainConfig, images: int = EVAL_SAMPLE) -> float:
+    """Seconds per digit of a forward pass in eval mode, as the scoring runs it."""
+    with _trainer(cfg) as trainer:
+        return _eval_seconds_per_image(trainer, images)
+
+
+def measure(cfg: TrainConfig, steps: int = STEPS) -> Measured:
+    """Both paces of `cfg`, from one model."""
+    with _trainer(cfg) as trainer:
+        return Measured(_step_seconds(trainer, steps), _eval_seconds_per_image(trainer, EVAL_SAMPLE))
+
+
+def estimate_run_seconds(cfg: TrainConfig, measured: Measured) -> Estimate:
+    """The run's time: its steps at the measured pace, plus its forward passes."""
+    val_size = cfg.resolved_val_size()
+    train_size = cfg.train_limit or TRAIN_SIZES[cfg.dataset] - val_size
+    test_size = TEST_SIZES[cfg.dataset]
+    scored_per_epoch = val_size + test_size + min(TRAIN_EVAL_SIZE, train_size)
+    # At the end: both test sets with model.pt, then the test set with every kept epoch's
+    # weights (the initial ones too), each pass five times over under test-time augmentation.
+    passes = len(TTA_SHIFTS) if cfg.tta else 1
+    reported = (test_size + TEST_SIZES[OTHER[cfg.dataset]] + (cfg.epochs + 1) * test_size) * passes
+    return Estimate(
+        step_seconds=measured.step_seconds,
+        steps_per_epoch=max(1, train_size // cfg.batch_size),  # as fit() counts them: the ragged tail dropped
+        epochs=cfg.epochs,
+        scoring_seconds_per_epoch=scored_per_epoch * measured.eval_seconds_per_image,
+        report_seconds=reported * measured.eval_seconds_per_image,
+    )
