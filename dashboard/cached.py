@@ -56,7 +56,8 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading model...")
+# Enough for an epoch slider dragged end to end and four runs side by side.
+@st.cache_resource(max_entries=48, show_spinner="Loading model...")
 def _cached_model(path_str: str, mtime: float):
     return load_model(Path(path_str))
 
@@ -84,20 +85,20 @@ def get_evaluation(run_dir: Path) -> dict:
 
 
 @st.cache_resource(show_spinner="Loading the test digits...")
-def _cached_test_set(dataset: str):
+def _cached_test_set(dataset: str, side: int):
     from core.engine.data import DataError
     from core.engine.datasets import load_test_set
 
     try:
-        return load_test_set(dataset), None
+        return load_test_set(dataset, side=side), None
     except DataError as e:
         return None, str(e)
 
 
-def test_set(dataset: str = "mnist"):
-    """(images uint8 [N,28,28], labels [N], None) of a dataset's test set ("mnist" or
-    "usps", at 28x28 for display), or (None, None, message)."""
-    test, error = _cached_test_set(dataset)
+def test_set(dataset: str = "mnist", side: int = 28):
+    """(images uint8 [N,side,side], labels [N], None) of a dataset's test set ("mnist" or
+    "usps"; 28x28 for display, a 16x16 model's own side to score), or (None, None, message)."""
+    test, error = _cached_test_set(dataset, side)
     if test is None:
         return None, None, error
     return test.images, test.labels, None

@@ -6,12 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, gallery
+from core.engine.data import normalize
+from dashboard import attribution_view, cached, figures, gallery
+from dashboard.widgets import PickedModel
 
 
-def show_report(report: dict, dataset: str, key: str, run_id: str) -> None:
-    """`report` as core.engine.evaluation.test_report writes it, scored on `dataset`'s test set;
-    `key` names the widgets, and a new run starts with no cell selected."""
+def show_report(report: dict, dataset: str, key: str, run_id: str, picked: PickedModel | None = None) -> None:
+    """`report` as core.engine.evaluation.test_report writes it, scored on `dataset`'s test set
+    by `picked` (whose attribution maps explain the digits); `key` names the widgets, and a
+    new run starts with no cell selected."""
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Confusion matrix")
@@ -31,5 +34,20 @@ def show_report(report: dict, dataset: str, key: str, run_id: str) -> None:
     wrong = report.get("misclassified", [])
     gallery.apply_selection(event, key=key)
     true, pred = gallery.class_filters(key=key)
-    gallery.show([m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)],
-                 key=key, dataset=dataset)
+    shown = gallery.show([m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)],
+                         key=key, dataset=dataset)
+    if shown and picked is not None:
+        _why(shown, dataset, picked, key)
+
+
+def _why(shown: list[dict], dataset: str, picked: PickedModel, key: str) -> None:
+    """The attribution maps of one digit of the gallery page, as the model saw it."""
+    st.subheader("Why this answer?")
+    by_index = {m["index"]: m for m in shown}
+    index = st.selectbox("Digit from this page", list(by_index), key=f"{key}_why",
+                         format_func=lambda i: f"#{i}: {by_index[i]['true']} read as {by_index[i]['pred']}")
+    images, _, error = cached.test_set(dataset, picked.cfg.input_side())
+    if images is None:
+        st.warning(f"The digit is not available: {error}")
+        return
+    attribution_view.show_attribution(picked.model, normalize(images[index][None]), key=f"{key}_why_{index}")

@@ -26,12 +26,12 @@ def _kernel_tiles(weights: np.ndarray, layer: str, key: str) -> np.ndarray:
     return weights.mean(1) if choice == MEAN else weights[:, choice]
 
 
-def show_kernels(model, key: str) -> None:
+def show_kernels(model, key: str, per_row: int = 2) -> None:
     layers = conv_kernels(model)
     if not layers:
         st.info("This model has no convolution layers (an MLP): nothing to show here.")
         return
-    columns = st.columns(min(2, len(layers)))
+    columns = st.columns(min(per_row, len(layers)))
     for i, layer in enumerate(layers):
         with columns[i % len(columns)]:
             tiles = _kernel_tiles(layer.weights, layer.layer, key)
@@ -72,11 +72,11 @@ def predicted(model, x: torch.Tensor) -> int:
     return int(model(x).argmax(1))
 
 
-def show_feature_maps(model, x: torch.Tensor, key: str) -> None:
+def show_feature_maps(model, x: torch.Tensor, key: str, per_row: int = 2) -> None:
     maps = feature_maps(model, x)
-    columns = st.columns(2)
+    columns = st.columns(per_row)
     for i, fm in enumerate(maps):
-        with columns[i % 2]:
+        with columns[i % per_row]:
             if fm.maps.ndim == 3:
                 title = f"{fm.layer}: {fm.maps.shape[0]} maps of {fm.maps.shape[1]}x{fm.maps.shape[2]}"
                 st.plotly_chart(figures.maps_figure(fm.maps[:MAX_TILES], title), key=f"{key}_fm_{fm.layer}")

@@ -47,11 +47,11 @@ def class_filters(key: str) -> tuple[int | None, int | None]:
     return (None if true == ANY else true), (None if pred == ANY else pred)
 
 
-def show(misclassified: list[dict], key: str, dataset: str = "mnist") -> None:
-    """A page of misclassified digits of `dataset`'s test set ("mnist" or "usps")."""
+def show(misclassified: list[dict], key: str, dataset: str = "mnist") -> list[dict]:
+    """A page of misclassified digits of `dataset`'s test set ("mnist" or "usps"); returns the page's entries."""
     if not misclassified:
         st.info("No misclassified test digits match this filter.")
-        return
+        return []
     pages = (len(misclassified) - 1) // PER_PAGE + 1
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"{key}_page") if pages > 1 else 1
     chunk = misclassified[(page - 1) * PER_PAGE: page * PER_PAGE]
@@ -60,7 +60,7 @@ def show(misclassified: list[dict], key: str, dataset: str = "mnist") -> None:
         st.warning(f"The digit images are not available: {error}")
         st.dataframe(pd.DataFrame([{"test index": m["index"], "true": m["true"], "predicted": m["pred"],
                                     "probabilities": _top(m["probs"])} for m in chunk]), hide_index=True)
-        return
+        return chunk
     if any(int(labels[m["index"]]) != m["true"] for m in chunk if m["index"] < len(labels)):
         st.warning(f"The {dataset.upper()} test set found here does not match this run's evaluation (labels differ).")
     columns = st.columns(COLUMNS)
@@ -69,3 +69,4 @@ def show(misclassified: list[dict], key: str, dataset: str = "mnist") -> None:
             if m["index"] < len(images):
                 st.image(upscale(images[m["index"]].numpy(), 3), width=84)
             st.caption(f"#{m['index']} **{m['true']} → {m['pred']}**  \n{_top(m['probs'])}")
+    return chunk

@@ -30,22 +30,29 @@ def _best_val(run: RunInfo) -> float | None:
     return max(values, default=None)
 
 
+def _links(run: RunInfo) -> dict:
+    """Relative links to the pages that show this run's model (none without one)."""
+    usable = run.has_model and not run.broken
+    return {page: f"{page}?run={run.run_id}" if usable else None for page in VIEW_PAGES}
+
+
 def run_row(run: RunInfo) -> dict:
     cfg = run.config
     widths = cfg.get("widths")
     return {
-        "name": cfg.get("name") or "", "state": run.state, "model": cfg.get("model"),
+        "name": run.name, "state": run.state, "model": cfg.get("model"),
         "dataset": cfg.get("dataset", "mnist"), "test acc": run.summary.get("test_acc"),
         "other handwriting": run.summary.get("other_acc"), "best val acc": _best_val(run), "time (s)": _duration(run),
         **{key: cfg.get(key) for key in KEY_SETTINGS},
         "widths": ",".join(str(w) for w in widths) if isinstance(widths, list) else None,
         "parameters": cfg.get("parameters"), "epochs done": len(run.metrics),
         "problems": "; ".join(run.problems) or (run.status.get("error") or ""),
-        "sweep": cfg.get("sweep_id") or "", "run id": run.run_id,
+        "sweep": cfg.get("sweep_id") or "", "run id": run.run_id, **_links(run),
     }
 
 
-COLUMNS = ["name", "state", "model", "dataset", "test acc", "other handwriting", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
+VIEW_PAGES = ("evaluate", "filters", "draw")
+COLUMNS = ["name", *VIEW_PAGES, "state", "model", "dataset", "test acc", "other handwriting", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
            "parameters", "epochs done", "problems", "sweep", "run id"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -48,22 +49,49 @@ def model_choices(runs: list[RunInfo]) -> dict[str, str]:
     return choices
 
 
-def model_picker(key: str, label: str = "Model"):
-    """Pick and load a model. Returns (model, config, label) or None after showing why not."""
+class PickedModel(NamedTuple):
+    model: object
+    cfg: object
+    label: str
+    path: Path  # its model.pt: the run's folder may hold its epochs too
+    checkpoint: dict
+
+
+def load_picked(path: Path, label: str) -> PickedModel | None:
+    """A model.pt loaded (cached) for a page, or None after saying why it cannot be."""
+    try:
+        model, cfg, ckpt = cached.get_model(Path(path))
+    except CheckpointError as e:
+        st.error(f"Cannot load {label}: {e}")
+        return None
+    return PickedModel(model, cfg, label, Path(path), ckpt)
+
+
+NO_MODEL = ("No model yet: there is no default model and no completed run. "
+            "Train one on the Train page, or run `python -m core.train --preset fast`.")
+
+
+def _linked_choice(choices: dict[str, str], key: str, param: str = "run") -> None:
+    """Start a picker at the model of ?run=<id> when a link from another page names one."""
+    wanted = st.query_params.get(param)
+    if not wanted or st.session_state.get(f"{key}_linked") == wanted:
+        return
+    for path in choices:
+        if Path(path).parent.name == wanted:
+            st.session_state[key] = path
+    st.session_state[f"{key}_linked"] = wanted  # once per link
+
+
+def model_picker(key: str, label: str = "Model", link: str = "run") -> PickedModel | None:
+    """Pick and load a model, starting at the run a link names in ?<link>=<id>; None
+    after showing why there is none."""
     choices = model_choices(cached.all_runs())
     if not choices:
-        st.info("No model yet: there is no default model and no completed run. "
-                "Train one on the Train page, or run `python -m core.train --preset fast`.")
+        st.info(NO_MODEL)
         return None
+    _linked_choice(choices, key, link)
     path = st.selectbox(label, list(choices), key=key, format_func=choices.get)
-    if path is None:
-        return None
-    try:
-        model, cfg, _ = cached.get_model(Path(path))
-    except CheckpointError as e:
-        st.error(f"Cannot load this model: {e}")
-        return None
-    return model, cfg, choices[path]
+    return None if path is None else load_picked(Path(path), choices[path])
 
 
 def upscale(image28: np.ndarray, factor: int = 8) -> np.ndarray:

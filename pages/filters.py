@@ -1,27 +1,51 @@
-"""Filters: the learned conv kernels of a model and the feature maps a digit produces."""
+"""Filters: the learned conv kernels of a model, the feature maps a digit produces and
+why the model read it so, at any epoch; two runs side by side (relu against tanh,
+max against avg pooling)."""
 
 import streamlit as st
 
-from dashboard import figures, filters_view
+from dashboard import attribution_view, figures, filters_view
+from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
 
 st.title("Filters")
-picked = model_picker(key="filters_model")
-if picked is None:
+side_by_side = st.toggle("Side by side with a second run", key="filters_side_by_side",
+                         value="compare" in st.query_params)
+slots = ["filters", "filters_b"] if side_by_side else ["filters"]
+per_row = 1 if side_by_side else 2
+models = []
+for slot, column in zip(slots, st.columns(len(slots))):
+    with column:
+        second = slot == "filters_b"
+        picked = model_picker(key=f"{slot}_model", label="Second model" if second else "Model",
+                              link="compare" if second else "run")
+        models.append(model_with_slider(picked, key=slot) if picked is not None else None)
+if not any(models):
     st.stop()
-model, cfg, label = picked
 
 st.subheader("Kernels")
 st.caption("Red is negative, blue positive, white zero; every layer has its own symmetric scale.")
-filters_view.show_kernels(model, key="filters")
+for slot, picked, column in zip(slots, models, st.columns(len(slots))):
+    with column:
+        if picked is not None:
+            if side_by_side:
+                st.markdown(f"**{picked.label}**")
+            filters_view.show_kernels(picked.model, key=slot, per_row=per_row)
 
 st.subheader("Feature maps")
 digit = filters_view.pick_digit(key="filters")
-if digit is not None:
-    x, image = digit
-    left, right = st.columns([1, 4])
-    with left:
-        st.plotly_chart(figures.digit_figure(image, "input", height=220), key="filters_input")
-        st.metric("Model says", filters_view.predicted(model, x))
-    with right:
-        filters_view.show_feature_maps(model, x, key="filters")
+if digit is None:
+    st.stop()
+x, image = digit
+st.plotly_chart(figures.digit_figure(image, "input", height=180), key="filters_input")
+for slot, picked, column in zip(slots, models, st.columns(len(slots))):
+    with column:
+        if picked is not None:
+            st.metric(f"{picked.label} says" if side_by_side else "Model says", filters_view.predicted(picked.model, x))
+            filters_view.show_feature_maps(picked.model, x, key=slot, per_row=per_row)
+
+st.subheader("Why this answer?")
+for slot, picked, column in zip(slots, models, st.columns(len(slots))):
+    with column:
+        if picked is not None:
+            attribution_view.show_attribution(picked.model, x, key=f"{slot}_why")

@@ -33,6 +33,8 @@ st.dataframe(run_tables.runs_frame(shown), hide_index=True, column_config={
         format="percent", help="on the other dataset's test set: USPS zip codes for an MNIST run, and back"),
     "lr": st.column_config.NumberColumn(format="%g"),
     "parameters": st.column_config.NumberColumn(format="localized"),
+    **{page: st.column_config.LinkColumn(page.title(), display_text=page.title(), help=f"this run on the {page.title()} page")
+       for page in run_tables.VIEW_PAGES},
 })
 
 st.subheader("Compare")
@@ -53,6 +55,14 @@ if picked:
             st.caption("These runs have the same settings.")
         else:
             st.dataframe(diff)
+        with_models = [r for r in picked if r.has_model and not r.broken]
+        if len(with_models) > 1:
+            first, second = with_models[0].run_id, with_models[1].run_id
+            drawn = ",".join(r.run_id for r in with_models[:4])
+            # Plain relative links: they work under any base URL and in a new tab.
+            st.markdown(f":material/filter: [Kernels and feature maps of the first two side by side]"
+                        f"(filters?run={first}&compare={second}) · :material/draw: "
+                        f"[Draw one digit for the first {min(4, len(with_models))}](draw?runs={drawn})")
 
 st.subheader("Manage a run")
 run = run_picker(shown, "Run", key="manage_run")

@@ -87,3 +87,27 @@ def hundred_run_store(store, trained_run):
     for i in range(100):
         copy_run(trained_run, store, f"20260101-0000{i:02d}-r-{i:04x}")
     return store
+
+
+@pytest.fixture(scope="session")
+def epoch_runs(mnist_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """Two real three-epoch runs that differ in activation and pooling (relu + max
+    against tanh + avg), every epoch kept: for epoch sliders and side-by-side views."""
+    from core.runs.run_process import run_training
+
+    store = tmp_path_factory.mktemp("epoch-store")
+    runs = []
+    for name, activation, pooling in (("relu max", "relu", "max"), ("tanh avg", "tanh", "avg")):
+        cfg = from_preset(None, model="cnn", widths=(8, 16), hidden=32, epochs=3, batch_size=64, train_limit=2000,
+                          val_size=500, augment=0.0, activation=activation, pooling=pooling, name=name,
+                          data_dir=str(mnist_dir))
+        runs.append(run_training(cfg, store, run_id=f"20260102-00000{len(runs)}-{activation}-{pooling}"))
+        assert (runs[-1] / "evaluation.json").exists(), (runs[-1] / "status.json").read_text()
+    return runs[0], runs[1]
+
+
+@pytest.fixture
+def comparison_store(store, epoch_runs):
+    for run_dir in epoch_runs:
+        copy_run(run_dir, store, run_dir.name)
+    return store

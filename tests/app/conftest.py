@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, copy_run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,19 +27,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, mnist_dir):
-    """A real Streamlit server on loopback over an empty run store."""
-    runs = tmp_path_factory.mktemp("browser-store")
+@contextmanager
+def serve(runs: Path, mnist_dir: Path):
+    """A real Streamlit server on loopback over the run store `runs`; yields its URL."""
     port = free_port()
     env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir)}
-    log = open(runs.parent / "streamlit.log", "wb")
+    log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    os.environ["DIGIT_LAB_TEST_BROWSER_STORE"] = str(runs)  # for tests that inspect the store
     deadline = time.time() + 60
     while True:
         try:
@@ -47,11 +46,32 @@ def app_url(tmp_path_factory, mnist_dir):
         except OSError:
             if time.time() > deadline or server.poll() is not None:
                 server.kill()
-                pytest.fail(f"streamlit did not start: {(runs.parent / 'streamlit.log').read_text()[-2000:]}")
+                pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
             time.sleep(0.5)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, mnist_dir):
+    """The app over an empty run store."""
+    runs = tmp_path_factory.mktemp("browser-store")
+    os.environ["DIGIT_LAB_TEST_BROWSER_STORE"] = str(runs)  # for tests that inspect the store
+    with serve(runs, mnist_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def comparison_app_url(tmp_path_factory, mnist_dir, epoch_runs):
+    """The app over a store with two three-epoch runs (relu + max, tanh + avg)."""
+    runs = tmp_path_factory.mktemp("comparison-store")
+    for run_dir in epoch_runs:
+        copy_run(run_dir, runs, run_dir.name)
+    with serve(runs, mnist_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

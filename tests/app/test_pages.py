@@ -36,8 +36,15 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [str(e.value) for e in at.get(kind)]
 
 
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+def charts(at: AppTest, attributions: bool = False) -> list[dict]:
+    """The page's plotly figures; attribution maps (heatmaps too) only when asked for."""
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return figs if attributions else [f for f in figs if not is_attribution(f)]
+
+
+def is_attribution(fig: dict) -> bool:
+    title = fig["layout"].get("title", {}).get("text") or ""
+    return title.startswith("toward ") or " rather than " in title
 
 
 def table(at: AppTest, index: int = 0):
@@ -209,6 +216,75 @@ def test_train_submit_launches_and_attaches(store, monkeypatch):
     assert at.query_params["run"] == ["20260101-000000-launched-0004"] or \
         at.query_params["run"] == "20260101-000000-launched-0004"
     assert at.get("progress") and any(b.label == "Cancel run" for b in at.button)
+
+
+def _form_keys(block) -> set[str]:
+    return {w.key for kind in ("selectbox", "number_input", "checkbox", "text_input") for w in block.get(kind)}
+
+
+def test_train_form_keeps_the_common_choices_in_view_and_the_rest_under_advanced(store):
+    from core.engine.options import OPTION
+
+    at = run_page("train")
+    advanced = next(e for e in at.expander if e.label == "Advanced")
+    inside = _form_keys(advanced)
+    common = {"model", "activation", "pooling", "dropout", "batchnorm", "optimizer", "lr", "epochs", "augment"}
+    assert {"tf_seed", "tf_weight_decay", "tf_widths", "tf_batch_size", "tf_name"} <= inside
+    assert not {f"tf_{field}" for field in common} & inside
+    assert _form_keys(at) >= {f"tf_{field}" for field in OPTION}  # still every option
+
+
+def _preview_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "parameters" in d.value.columns)
+
+
+def _estimate(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("Estimated time on this machine"))
+
+
+def test_train_preview_shows_the_layers_and_the_time_before_launch(store):
+    from core.engine.config import from_preset
+    from core.engine.models import build_model, count_parameters
+
+    at = run_page("train")
+    frame = _preview_table(at)
+    total = count_parameters(build_model(from_preset(None)))
+    assert frame["parameters"].sum() == total
+    assert list(frame["layer"])[:2] == ["input", "conv1"] and list(frame["output shape"])[-1] == "10"
+    assert any(f"{total:,} parameters" in m.value for m in at.markdown)
+    assert "per step × 429 steps × 3 epochs" in _estimate(at)
+    assert any("Measured now" in c.value for c in at.caption)
+    assert not list(store.iterdir())  # nothing launched
+
+
+def test_train_preview_follows_the_settings(store):
+    from core.engine.config import from_preset
+    from core.engine.models import build_model, count_parameters
+
+    at = run_page("train")
+    assert "conv1" in list(_preview_table(at)["layer"])
+    at.selectbox(key="tf_model").set_value("mlp").run()
+    frame = _preview_table(at)
+    assert "conv1" not in list(frame["layer"]) and "fc3" in list(frame["layer"])
+    assert frame["parameters"].sum() == count_parameters(build_model(from_preset(None, model="mlp")))
+    at.number_input(key="tf_epochs").set_value(6).run()
+    assert "× 6 epochs" in _estimate(at)
+
+
+def test_train_preview_of_invalid_settings_says_why(store):
+    at = run_page("train")
+    at.number_input(key="tf_dropout").set_value(1.0).run()
+    assert not at.exception and not at.dataframe
+    assert any("**dropout**" in t for t in texts(at, "warning"))
+
+
+def test_train_preview_says_when_a_step_cannot_run(store):
+    """Batch norm cannot train on one digit at a time: the preview says so, the table stays."""
+    at = run_page("train")
+    at.selectbox(key="tf_model").set_value("mlp")
+    at.number_input(key="tf_batch_size").set_value(1).run()
+    assert not at.exception and "fc1" in list(_preview_table(at)["layer"])
+    assert any("Could not time a training step" in t and "more than 1 value" in t for t in texts(at, "warning"))
 
 
 # ---------------------------------------------------------------- runs

@@ -1,0 +1,78 @@
+"""Inside the network in a real browser: drag the epoch slider on Filters and watch
+the kernels change; draw a digit on Draw with two runs picked side by side."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.app.test_browser import assert_no_error, settle
+from tests.app.test_drawn_styles import canvas_box, canvas_pixels, draw_with_mouse, read_prediction, wait_empty
+from tests.app.test_inside_pages import RELU, TANH
+from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# The z values of the first conv layer's kernel figure (plotly keeps data and layout
+# on its graph div).
+FIRST_KERNELS = """() => {
+    const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] *')].filter(e => e.data && e.layout);
+    const plot = plots.find(g => JSON.stringify(g.layout.title || '').includes('conv1'));
+    return plot ? JSON.stringify(plot.data[0].z) : JSON.stringify(plots.map(g => g.layout.title));
+}"""
+
+
+def epoch_shown(page) -> str:
+    return page.get_by_role("slider", name="Epoch").first.get_attribute("aria-valuetext") or ""
+
+
+def test_dragging_the_epoch_slider_changes_the_kernels(page, comparison_app_url):
+    page.goto(f"{comparison_app_url}/filters?run={RELU}")
+    settle(page)
+    assert_no_error(page, "filters-epoch-3")
+    assert "3" in epoch_shown(page)  # it starts at the kept epoch
+    trained = page.evaluate(FIRST_KERNELS)
+    assert trained.startswith("[[")
+
+    # The slider's role belongs to a hidden range input; the thumb one sees is its grandparent.
+    thumb = page.get_by_role("slider", name="Epoch").first.locator("xpath=../..")
+    box = thumb.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] - 300, y, steps=20)
+    page.mouse.move(5, y, steps=20)  # past the track's left end: epoch 0
+    page.mouse.up()
+    deadline = time.time() + 30
+    while "0" not in epoch_shown(page) and time.time() < deadline:
+        page.wait_for_timeout(100)
+    settle(page)
+    assert epoch_shown(page).startswith("0"), epoch_shown(page)
+    initial = page.evaluate(FIRST_KERNELS)
+    assert initial.startswith("[[") and initial != trained  # the initialisation's kernels, not the trained ones
+    assert_no_error(page, "filters-epoch-0")
+
+
+def test_draw_a_digit_with_two_runs_side_by_side(page, comparison_app_url):
+    page.goto(f"{comparison_app_url}/draw?runs={RELU},{TANH}")
+    settle(page)
+    wait_empty(page)
+    box = canvas_box(page)
+    page.wait_for_timeout(1000)  # let fabric.js attach its mouse handlers
+    draw_with_mouse(page, box, canvas_strokes(STYLES["7-plain"], PLACEMENTS["large-centred"]))
+    assert read_prediction(page, canvas_pixels(page)) == "7"  # the default model, above
+    answers = {}
+    deadline = time.time() + 60
+    while len(answers) < 2 and time.time() < deadline:
+        for run_id in (RELU, TANH):
+            card = page.locator(f".st-key-draw_compare_run_{run_id}")
+            value = card.locator('[data-testid="stMetricValue"]')
+            if value.count() and value.first.inner_text().strip().isdigit():
+                answers[run_id] = value.first.inner_text().strip()
+        page.wait_for_timeout(200)
+    settle(page)
+    assert set(answers) == {RELU, TANH}, answers
+    for run_id in (RELU, TANH):  # each card shows its probabilities and its attribution map
+        assert page.locator(f".st-key-draw_compare_run_{run_id} .js-plotly-plot").count() == 2
+    assert_no_error(page, "draw-side-by-side")
