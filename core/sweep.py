@@ -30,7 +30,7 @@ from pathlib import Path
 
 from core.runs.command_line import OneLineParser, add_train_options, fail
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError
-from core.runs.sweep_driver import PROG, check_address, mark_failed, run_sweep
+from core.runs.sweep_driver import PROG, RAY_INSTALL, check_address, mark_failed, ray_installed, run_sweep
 from core.runs.sweep_plan import SweepError, base_options, parse_grid_args, plan
 from core.runs.sweep_record import sweep_path
 
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         grid = parse_grid_args(args.grid)
         base = base_options(args)
         trials = plan(grid, args.seeds, base, args.samples)
+        if not ray_installed():
+            raise SweepError("sweeps", f"need Ray, which is not installed: {RAY_INSTALL}")
         if address:
             check_address(address)
     except SweepError as e:

@@ -4,6 +4,7 @@ trials, then mean test accuracy over two axes and every trial in parallel coordi
 import streamlit as st
 
 from core.runs.store import RunStoreError
+from core.runs.sweep_driver import RAY_INSTALL, ray_installed
 from core.runs.sweep_record import list_sweeps, load_sweep
 from dashboard import cached
 from dashboard.sweeps_view import details, header, live_sweep, new_sweep_form, pick_sweep, results, trials_table
@@ -12,7 +13,11 @@ from dashboard.widgets import LIVE_STATES
 st.title("Sweeps")
 runs_dir = cached.runs_dir()
 sweeps = list_sweeps(runs_dir)
-new_sweep_form(expanded=not sweeps)
+if ray_installed():
+    new_sweep_form(expanded=not sweeps)
+else:  # sweeps are an optional extra; the sweeps already in the store still show
+    st.warning(f"Sweeps run on Ray Tune, which is not installed here. To launch sweeps: `{RAY_INSTALL}`. "
+               "Training, evaluation and every other page work without it.", icon=":material/extension:")
 if not sweeps:
     st.info("No sweeps yet. Define a grid above, or run "
             "`python -m core.sweep --grid activation=relu,tanh --grid pooling=max,avg --seeds 2 --epochs 1`.")

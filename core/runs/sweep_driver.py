@@ -6,6 +6,7 @@ starts), follows their events and prints the final table.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import signal
 import socket
 import sys
@@ -19,6 +20,12 @@ from core.runs.sweep_record import (NEVER_STARTED, cancel_requested, point_summa
                                     sweeps_dir_for, trial_outcome, write_record)
 
 PROG = "python -m core.sweep"
+RAY_INSTALL = "pip install 'ray[tune]==2.60.0' (or, in a checkout, pip install -e '.[sweeps]')"
+
+
+def ray_installed() -> bool:
+    """Whether Ray can be imported: sweeps are an extra, training and the app work without it."""
+    return importlib.util.find_spec("ray") is not None
 CONNECT_TIMEOUT_S = 3.0
 
 
