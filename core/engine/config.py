@@ -104,7 +104,7 @@ PRESETS: dict[str, dict] = {
         model="cnn", widths=(32, 64, 128), kernel_size=3, padding="same", hidden=256,
         activation="relu", pooling="max", batchnorm=True, dropout=0.3,
         optimizer="adamw", lr=3e-3, weight_decay=5e-4, scheduler="onecycle",
-        epochs=15, batch_size=128, augment=1.0, thickness=0.7, slant=12.0,
+        epochs=20, batch_size=128, augment=1.0, thickness=0.7, slant=12.0,
         label_smoothing=0.1, ema=0.999,
     ),
     # >= 99.6% test accuracy.

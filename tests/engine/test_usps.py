@@ -67,9 +67,8 @@ def test_the_real_zip_code_digits(mnist_dir):
 
 
 def test_the_default_model_reads_zip_codes_it_never_saw(mnist_dir):
-    """>= 99.3% on MNIST's test set, and on the 2,007 zip-code test digits at least what
-    it measured (97.91%). Issue 11 asks for 98.0% there: not reached yet, so the floor
-    guards against falling back, a tenth of a point under the measurement."""
+    """>= 99.3% on MNIST's test set (measured 99.68%) and >= 98.0% on the 2,007 zip-code
+    test digits it never saw (measured 98.01%)."""
     from core.engine.data import load_mnist
     from core.engine.evaluation import predict_scores
     from core.predict import model_path
@@ -77,7 +76,7 @@ def test_the_default_model_reads_zip_codes_it_never_saw(mnist_dir):
 
     model, _, _ = load_model(model_path(None))
     usps, mnist = load_usps(mnist_dir, download=False), load_mnist(mnist_dir, download=False)
-    for images, labels, floor in ((usps.test_images, usps.test_labels, 0.978),
+    for images, labels, floor in ((usps.test_images, usps.test_labels, 0.980),
                                   (mnist.test_images, mnist.test_labels, 0.993)):
         accuracy = (predict_scores(model, images, torch.device("cpu")).argmax(1) == labels).float().mean().item()
         assert accuracy >= floor, (len(labels), accuracy)
@@ -100,4 +99,4 @@ def test_the_default_model_reads_zip_code_scans_through_core_predict(mnist_dir, 
     assert main(paths) == 0
     digits = [json.loads(line)["digit"] for line in capsys.readouterr().out.splitlines()]
     accuracy = sum(d == y for d, y in zip(digits, labels.tolist())) / len(labels)
-    assert len(digits) == 2_007 and accuracy >= 0.976, accuracy  # measured 97.71% (98.0% is the goal)
+    assert len(digits) == 2_007 and accuracy >= 0.979, accuracy  # measured 97.96%
