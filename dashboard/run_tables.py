@@ -9,8 +9,11 @@ import pandas as pd
 from core.runs.store import RunInfo
 
 KEY_SETTINGS = ("activation", "pooling", "dropout", "optimizer", "lr", "epochs", "batch_size")
-# Bookkeeping that always differs between runs and says nothing about the recipe.
-NOT_SETTINGS = {"created_at", "name", "versions", "data_source", "data_dir", "sweep_id"}
+# Bookkeeping that always differs between runs and says nothing about the recipe: when
+# and where a run was made, and its command line (a launched run's names its own folder;
+# the options in it are rows of their own). What can change the results stays: library
+# versions, the git commit and dirty flag, the platform, the device.
+NOT_SETTINGS = {"created_at", "name", "data_source", "data_dir", "sweep_id", "command", "host"}
 
 
 def _duration(run: RunInfo) -> float | None:
@@ -71,12 +74,26 @@ def _cell(value):
     return "" if value is None else str(value)
 
 
+def _settings(config: dict) -> dict:
+    """A config's settings, a nested record (versions, git) one row per entry: `versions.torch`."""
+    flat = {}
+    for key, value in config.items():
+        if key in NOT_SETTINGS:
+            continue
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": v for inner, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
 def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
     """Rows = settings whose value is not the same in every run, columns = runs."""
-    keys = sorted({k for r in runs for k in r.config} - NOT_SETTINGS)
+    settings = [_settings(r.config) for r in runs]
+    keys = sorted({k for s in settings for k in s})
     rows = {}
     for key in keys:
-        values = [_cell(r.config.get(key)) for r in runs]
+        values = [_cell(s.get(key)) for s in settings]
         if len(set(values)) > 1:
             rows[key] = values
     labels = [r.run_id if r.name == r.run_id else f"{r.name} ({r.run_id})" for r in runs]

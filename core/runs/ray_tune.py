@@ -1,4 +1,5 @@
-"""A sweep's trials on Ray Tune: starting Ray (local, or a cluster), the Tuner, the
+"""A sweep's trials on Ray Tune: starting Ray (local, or a cluster), the Tuner and
+the searcher that hands it the planned trials with their real option values, the
 callback that feeds trial events to the sweep's driver, and the trial itself.
 
 The only module that imports Ray, and only inside its functions: Ray reads its
@@ -95,11 +96,13 @@ def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None,
                   "runs_dir": str(Path(runs_dir).absolute()), "cancel_path": str(driver.sweep_dir / CANCEL_FILE)}
                  for t in trials]
         trainable = tune.with_resources(tune.with_parameters(run_trial, specs=specs), {"cpu": 1})
+        shared, own = tune_records(trials)
         tuner = tune.Tuner(
             trainable,
-            param_space={"index": tune.grid_search([t.index for t in trials])},
+            param_space=shared,
             # Reused actors: a trial's process (and its torch import) serves the next trial.
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True),
+            tune_config=tune.TuneConfig(search_alg=planned_trials(own), num_samples=len(trials),
+                                        max_concurrent_trials=max_concurrent, reuse_actors=True),
             run_config=tune.RunConfig(
                 name="tune", storage_path=str(driver.sweep_dir / "ray"), verbose=0,
                 callbacks=[tune_callback(driver)],
@@ -109,6 +112,54 @@ def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None,
         tuner.fit()
     finally:
         ray.shutdown()
+
+
+# A trial's own bookkeeping, not hyperparameters: these stay out of Tune's records.
+NOT_HYPERPARAMETERS = ("name", "sweep_id", "data_dir")
+
+
+def hyperparameters(trial: Trial) -> dict:
+    return {k: v for k, v in trial.config.to_dict().items() if k not in NOT_HYPERPARAMETERS}
+
+
+def tune_records(trials: list[Trial]) -> tuple[dict, list[dict]]:
+    """What Tune is told of the trials: the options they all share (the param_space),
+    and per trial its index (how it finds its run) and the options that vary."""
+    values = [hyperparameters(t) for t in trials]
+    shared = {k: v for k, v in values[0].items() if all(other[k] == v for other in values)}
+    own = [{"index": t.index, **{k: v for k, v in vals.items() if k not in shared}} for t, vals in zip(trials, values)]
+    return shared, own
+
+
+def planned_trials(suggestions: list[dict]):
+    """A Tune searcher that hands out the planned trials in order. Tune merges each
+    suggestion into the param_space, so a trial's config (params.json, result.json, the
+    logger callbacks) holds all its real values; and the suggested ones are its
+    "evaluated params", the hyperparameters of Tune's own TensorBoard HParams view."""
+    from ray.tune.search import Searcher
+
+    class PlannedTrials(Searcher):
+        def __init__(self):
+            super().__init__()
+            self.given = 0
+
+        def suggest(self, trial_id):
+            if self.given == len(suggestions):
+                return Searcher.FINISHED
+            self.given += 1
+            return dict(suggestions[self.given - 1])
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            pass  # nothing to learn: the plan is fixed
+
+        # Tune saves its searcher's state with the experiment's.
+        def save(self, checkpoint_path):
+            Path(checkpoint_path).write_text(str(self.given))
+
+        def restore(self, checkpoint_path):
+            self.given = int(Path(checkpoint_path).read_text())
+
+    return PlannedTrials()
 
 
 def tune_callback(driver):
@@ -143,7 +194,9 @@ def last_error_line(trial) -> str:
 
 
 def run_trial(config: dict, specs: list[dict]) -> None:
-    """One trial, in a Ray worker: an ordinary run, reporting each epoch to Tune."""
+    """One trial, in a Ray worker: an ordinary run of the options Tune gives it (its
+    bookkeeping, folder and name from its spec), reporting each epoch's metrics to Tune
+    and, last, the run's outcome (best val acc, the kept model's test acc)."""
     import torch
     from ray import tune
 
@@ -164,8 +217,8 @@ def run_trial(config: dict, specs: list[dict]) -> None:
 
     error = None
     try:
-        run_training(TrainConfig.from_dict(spec["config"]), Path(spec["runs_dir"]), run_id=spec["run_id"],
-                     on_epoch=on_epoch, should_stop=should_stop)
+        cfg = TrainConfig.from_dict({**spec["config"], **config})  # from_dict drops the index
+        run_training(cfg, Path(spec["runs_dir"]), run_id=spec["run_id"], on_epoch=on_epoch, should_stop=should_stop)
     except Exception as e:  # the run recorded it as failed; the sweep goes on
         error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     outcome = trial_outcome(Path(spec["runs_dir"]) / spec["run_id"], over=True)

@@ -7,7 +7,6 @@ dashboard's launcher and a sweep's Ray trial all train through `run_training`.
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import sys
 import threading
@@ -25,15 +24,12 @@ from core.runs.checkpoint import save_checkpoint
 from core.runs.files import write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
+from core.runs.provenance import provenance
 from core.runs.queue import wait_for_slot
 from core.runs.report import other_test_set, write_epoch_reports, write_evaluation
 from core.runs.snapshots import SnapshotKeeper
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
-
-
-def library_versions() -> dict:
-    import numpy
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+from core.runs.tensorboard_log import TensorBoardLog
 
 
 def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
@@ -42,7 +38,7 @@ def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
         "device_resolved": str(device),
         "data_source": str(data_root),
         "parameters": count_parameters(build_model(cfg)),
-        "versions": library_versions(),
+        **provenance(),  # command, git, host, platform, versions
         "created_at": now_iso(),
     }
 
@@ -77,7 +73,8 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)} if on_main_thread else {}
     progress = ProgressWriter(run_dir, cfg.epochs, time.monotonic(), show_bar)
-    data = None
+    data = board = summary = None
+    state = "failed"  # until the run says otherwise
     # Beats go through write_status, whose lock keeps them from the main thread's writes.
     heartbeat = Heartbeat(lambda: write_status(run_dir, heartbeat_at=now_iso())).start()
     try:
@@ -95,23 +92,27 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
               f"device {device}", file=sys.stderr, flush=True)
         snapshots = SnapshotKeeper(run_dir, cfg)
+        board = TensorBoardLog(run_dir, cfg)
 
         def on_best(epoch: int, val_acc: float | None, model) -> None:
             save_checkpoint(run_dir / "model.pt", model, cfg, epoch=epoch, val_acc=val_acc)
             snapshots.best = epoch
 
-        hooks = Hooks(on_batch=progress.on_batch, on_epoch=_epoch_writer(run_dir, on_epoch), on_best=on_best,
+        hooks = Hooks(on_batch=_each(progress.on_batch, board.on_batch),
+                      on_epoch=_epoch_writer(run_dir, _each(board.on_epoch, on_epoch)), on_best=on_best,
                       on_weights=snapshots.keep, should_stop=stopping)
         clock = time.perf_counter()
         fit(cfg, data, hooks)
         timings["train_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        _evaluate(run_dir, cfg, data, device)
+        summary = _evaluate(run_dir, cfg, data, device)
         timings["evaluation_s"] = time.perf_counter() - clock
-        write_status(run_dir, state="completed", ended_at=now_iso(), timings=timings)
+        state = "completed"
+        write_status(run_dir, state=state, ended_at=now_iso(), timings=timings)
     except Cancelled:
         progress.close()
-        _finish_cancelled(run_dir, cfg, data)
+        state = "cancelled"
+        summary = _finish_cancelled(run_dir, cfg, data)
     except (Exception, KeyboardInterrupt) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
@@ -120,9 +121,20 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
     finally:
         heartbeat.stop()
         progress.close()
+        if board is not None:
+            board.close(state, summary)
         for s, handler in previous.items():
             signal.signal(s, handler)
     return run_dir
+
+
+def _each(*hooks):
+    """One hook calling several in turn (None skipped)."""
+    def call(*args) -> None:
+        for hook in hooks:
+            if hook is not None:
+                hook(*args)
+    return call
 
 
 def _epoch_writer(run_dir: Path, then=None):
@@ -137,14 +149,18 @@ def _epoch_writer(run_dir: Path, then=None):
     return on_epoch
 
 
-def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu") -> None:
+def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu") -> dict:
+    """Write the reports of the kept model; returns evaluation.json's summary."""
     test = TestSet(cfg.dataset, data.test_x, data.test_y)
-    write_evaluation(run_dir, test, other_test_set(cfg.dataset, cfg.data_dir, cfg.input_side()), cfg.tta, device)
+    report = write_evaluation(run_dir, test, other_test_set(cfg.dataset, cfg.data_dir, cfg.input_side()), cfg.tta,
+                              device)
     write_epoch_reports(run_dir, test, device, cfg.tta)  # now, so the pages' epoch sliders answer at once
+    return report["summary"]
 
 
-def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> None:
-    """Keep what the cancelled run finished: its metrics, its best model, a report on it."""
-    if data is not None and (run_dir / "model.pt").exists():
-        _evaluate(run_dir, cfg, data)
+def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> dict | None:
+    """Keep what the cancelled run finished: its metrics, its best model, a report on it
+    (whose summary it returns, None without one)."""
+    summary = _evaluate(run_dir, cfg, data) if data is not None and (run_dir / "model.pt").exists() else None
     write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)
+    return summary

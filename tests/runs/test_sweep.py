@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -216,3 +217,47 @@ def test_cancelling_a_sweep_cancels_its_runs(mnist_dir, tmp_path):
     while is_alive(record):
         assert time.monotonic() < deadline, "the sweep process outlived its record by a minute"
         time.sleep(0.5)
+
+
+def test_tune_records_hold_each_trials_real_hyperparameters(mnist_dir, tmp_path):
+    """Tune's own files (params.json, result.json, its TensorBoard HParams) say what each trial
+    trained and scored, without the sweep record to map an index to a point."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    from core.runs.store import read_metrics
+
+    runs = tmp_path / "runs"
+    out = sweep_cli("--grid", "activation=relu,tanh", "--runs-dir", str(runs), "--data-dir", str(mnist_dir),
+                    "--epochs", "1", "--train-limit", "2000", "--widths", "8,16", "--hidden", "32", "--val-size",
+                    "500", "--augment", "0", "--batch-size", "128", "--lr", "0.004", timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    sweep_dir = Path(out.stdout.splitlines()[0])
+    record = read_json(sweep_dir / "sweep.json")
+    trial_dirs = sorted(p.parent for p in (sweep_dir / "ray" / "tune").glob("*/params.json"))
+    assert len(trial_dirs) == 2
+    for trial_dir in trial_dirs:
+        params = read_json(trial_dir / "params.json")
+        trial = record["trials"][params["index"]]
+        run_dir = runs / trial["run_id"]
+        assert params["activation"] == trial["point"]["activation"]
+        assert params["lr"] == 0.004 and params["widths"] == [8, 16] and params["seed"] == trial["seed"] == 0
+        assert "name" not in params and "sweep_id" not in params  # bookkeeping, not hyperparameters
+        config = read_json(run_dir / "config.json")
+        assert {k: config[k] for k in params if k != "index"} == {k: v for k, v in params.items() if k != "index"}
+
+        results = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
+        assert all(r["config"] == params for r in results)
+        epoch, final = results[0], results[-1]
+        assert epoch["epoch"] == 1 and epoch["val_acc"] == pytest.approx(read_metrics(run_dir / "metrics.csv")[0]
+                                                                          ["val_acc"])
+        assert final["sweep_final"] and final["state"] == "completed"
+        assert final["test_acc"] == trial["test_acc"] == read_json(run_dir / "evaluation.json")["summary"]["test_acc"]
+
+        events = EventAccumulator(str(trial_dir))  # Tune's TensorBoard output
+        events.Reload()
+        start = metadata.parse_session_start_info_plugin_data(
+            events.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG])
+        assert start.hparams["activation"].string_value == trial["point"]["activation"]
+        assert "ray/tune/val_acc" in events.Tags()["scalars"]
+        assert list(run_dir.glob("events.out.tfevents.*"))  # and the run's own, beside its other files
