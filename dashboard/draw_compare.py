@@ -10,25 +10,21 @@ import streamlit as st
 from core.engine.prediction import predict_image
 from core.engine.preprocess import ImageError, NoDigitError
 from dashboard import attribution_view, cached, figures
-from dashboard.widgets import load_picked, model_choices
+from dashboard.widgets import follow_link, load_picked, model_choices, model_of_run
 
 MAX_RUNS = 4
 KEY = "draw_compare"
 
 
-def _linked(choices: dict[str, str]) -> None:
-    """Start with the runs a link names in ?runs=<id>,<id> (once per link)."""
-    wanted = st.query_params.get("runs")
-    if not wanted or st.session_state.get(f"{KEY}_linked") == wanted:
-        return
-    ids = wanted.split(",")[:MAX_RUNS]
-    st.session_state[KEY] = [p for p in choices if Path(p).parent.name in ids]
-    st.session_state[f"{KEY}_linked"] = wanted
+def _models_of_runs(choices: dict[str, str], wanted: str) -> list[str] | None:
+    """The model.pt paths of the runs a link names in ?runs=<id>,<id>."""
+    paths = [p for p in (model_of_run(choices, i) for i in wanted.split(",")[:MAX_RUNS]) if p]
+    return paths or None
 
 
 def show(source, what: str) -> None:
     choices = model_choices(cached.all_runs())
-    _linked(choices)
+    follow_link(KEY, "runs", lambda wanted: _models_of_runs(choices, wanted))
     paths = st.multiselect("Runs to compare on this drawing", list(choices), format_func=choices.get, key=KEY,
                            max_selections=MAX_RUNS, placeholder=f"pick up to {MAX_RUNS} runs")
     if not paths:

@@ -16,6 +16,11 @@ KEY_SETTINGS = ("activation", "pooling", "dropout", "optimizer", "lr", "epochs",
 NOT_SETTINGS = {"created_at", "name", "data_source", "data_dir", "sweep_id", "command", "host"}
 
 
+def run_label(run: RunInfo) -> str:
+    """A run's name with its id, or only the id when it has no name."""
+    return run.run_id if run.name == run.run_id else f"{run.name} ({run.run_id})"
+
+
 def _duration(run: RunInfo) -> float | None:
     try:
         start = datetime.fromisoformat(run.status["started_at"])
@@ -96,5 +101,4 @@ def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
         values = [_cell(s.get(key)) for s in settings]
         if len(set(values)) > 1:
             rows[key] = values
-    labels = [r.run_id if r.name == r.run_id else f"{r.name} ({r.run_id})" for r in runs]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=labels)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[run_label(r) for r in runs])

@@ -11,6 +11,7 @@ import streamlit as st
 from core.runs.checkpoint import CheckpointError
 from core.runs.store import RunInfo
 from dashboard import cached
+from dashboard.run_tables import run_label  # noqa: F401 (the pages' run label, also here)
 
 STATE_COLOURS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red", "cancelled": "orange"}
 LIVE_STATES = ("queued", "running")
@@ -20,8 +21,16 @@ def state_badge(state: str) -> None:
     st.badge(state, color=STATE_COLOURS.get(state, "gray"))
 
 
-def run_label(run: RunInfo) -> str:
-    return run.run_id if run.name == run.run_id else f"{run.name} ({run.run_id})"
+def follow_link(key: str, param: str, value_for) -> None:
+    """Once per link from another page: set widget `key` to `value_for(?<param>)`, when
+    that names something the widget offers (not None); later choices stay the user's."""
+    wanted = st.query_params.get(param)
+    if not wanted or st.session_state.get(f"{key}_linked") == wanted:
+        return
+    value = value_for(wanted)
+    if value is not None:
+        st.session_state[key] = value
+        st.session_state[f"{key}_linked"] = wanted
 
 
 def run_picker(runs: list[RunInfo], label: str, key: str) -> RunInfo | None:
@@ -30,9 +39,7 @@ def run_picker(runs: list[RunInfo], label: str, key: str) -> RunInfo | None:
     if not runs:
         return None
     by_id = {r.run_id: r for r in runs}
-    wanted = st.query_params.get("run")
-    if wanted in by_id and st.session_state.get(f"{key}_linked") != wanted:
-        st.session_state[key] = st.session_state[f"{key}_linked"] = wanted  # once per link
+    follow_link(key, "run", lambda wanted: wanted if wanted in by_id else None)
     run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     return by_id.get(run_id)
 
@@ -71,15 +78,9 @@ NO_MODEL = ("No model yet: there is no default model and no completed run. "
             "Train one on the Train page, or run `python -m core.train --preset fast`.")
 
 
-def _linked_choice(choices: dict[str, str], key: str, param: str = "run") -> None:
-    """Start a picker at the model of ?run=<id> when a link from another page names one."""
-    wanted = st.query_params.get(param)
-    if not wanted or st.session_state.get(f"{key}_linked") == wanted:
-        return
-    for path in choices:
-        if Path(path).parent.name == wanted:
-            st.session_state[key] = path
-    st.session_state[f"{key}_linked"] = wanted  # once per link
+def model_of_run(choices: dict[str, str], run_id: str) -> str | None:
+    """The model.pt among `choices` that belongs to run `run_id`."""
+    return next((path for path in choices if Path(path).parent.name == run_id), None)
 
 
 def model_picker(key: str, label: str = "Model", link: str = "run") -> PickedModel | None:
@@ -89,7 +90,7 @@ def model_picker(key: str, label: str = "Model", link: str = "run") -> PickedMod
     if not choices:
         st.info(NO_MODEL)
         return None
-    _linked_choice(choices, key, link)
+    follow_link(key, link, lambda run_id: model_of_run(choices, run_id))
     path = st.selectbox(label, list(choices), key=key, format_func=choices.get)
     return None if path is None else load_picked(Path(path), choices[path])
 
