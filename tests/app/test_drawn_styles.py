@@ -128,6 +128,20 @@ def clear_canvas(page, box: dict) -> None:
     assert canvas_pixels(page).max() < 1, "the canvas still holds ink after the reset"
 
 
+def wait_for_brush(page, box: dict, width: int, timeout: float = 20) -> None:
+    """Until the canvas draws with the slider's width: the component gets the new width a
+    moment after the page has rerun, so a probe line is drawn, measured and cleared."""
+    deadline, drawn = time.time() + timeout, 0.0
+    while time.time() < deadline:
+        draw_with_mouse(page, box, [[(60.0, 140.0), (220.0, 140.0)]])
+        drawn = stroke_width(canvas_pixels(page))
+        clear_canvas(page, box)
+        if abs(drawn - width) <= 0.25 * width:
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the canvas still draws {drawn:.1f} px wide after the brush was set to {width}")
+
+
 def shown_saw(page) -> np.ndarray | None:
     """The page's "what the model saw" image as 28x28 grey levels, or None while there is none."""
     try:
@@ -174,6 +188,7 @@ def test_drawn_styles_are_read_as_their_digit(page, app_url, brush):  # noqa: F8
     wait_empty(page)
     box = canvas_box(page)
     page.wait_for_timeout(1000)  # let fabric.js attach its mouse handlers
+    wait_for_brush(page, box, brush)
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob(f"drawn-{brush}-*.png"):  # a miss's canvas from an earlier run
         old.unlink()
