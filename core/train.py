@@ -12,6 +12,7 @@ from core.engine.trainer import resolve_device
 from core.runs.command_line import OneLineParser, add_train_options, config_from_args, fail
 from core.runs.report import summary_line
 from core.runs.run_process import run_training
+from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError, read_json, run_path
 
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", help=argparse.SUPPRESS)  # a folder reserved by a launcher
     parser.add_argument("--queue-limit", type=int, default=0,
                         help="wait until fewer than N runs in the store are training (0 = start now)")
+    parser.add_argument("--snapshot-budget-mb", type=float, default=SNAPSHOT_BUDGET_BYTES / 2**20,
+                        help="disk for the epochs/ weights (thinned evenly above it, keeping first, best, last)")
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
     try:
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         except RunStoreError as e:
             fail(f"invalid option --run-id: {e}")
     run_dir = run_training(cfg, Path(args.runs_dir), show_bar=sys.stderr.isatty(), run_id=args.run_id,
-                           queue_limit=args.queue_limit)
+                           queue_limit=args.queue_limit, snapshot_budget=int(args.snapshot_budget_mb * 2**20))
     status = read_json(run_dir / "status.json")
     if status["state"] == "failed":
         print(status["error"], file=sys.stderr)

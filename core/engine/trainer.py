@@ -108,6 +108,8 @@ class Trainer:
         self.sched, self.per_batch = make_scheduler(self.opt, cfg, steps_per_epoch)
         self.criterion = loss_fn(cfg.loss, cfg.label_smoothing)
         self.gen = torch.Generator().manual_seed(cfg.seed)
+        # Fine-tuning keeps the parent's batch-norm statistics (its batches are not MNIST's mix).
+        self.frozen_norm = False
 
     @property
     def scored_model(self) -> nn.Module:
@@ -134,6 +136,10 @@ class Trainer:
         hooks, bs = hooks or Hooks(), self.cfg.batch_size
         n_batches = max(1, len(train_x) // bs)
         self.model.train()
+        if self.frozen_norm:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         order = torch.randperm(len(train_x), generator=self.gen).to(self.device)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)

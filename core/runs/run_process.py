@@ -27,7 +27,7 @@ from core.runs.progress import ProgressWriter
 from core.runs.provenance import provenance
 from core.runs.queue import wait_for_slot
 from core.runs.report import other_test_set, write_epoch_reports, write_evaluation
-from core.runs.snapshots import SnapshotKeeper
+from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES, SnapshotKeeper
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 from core.runs.tensorboard_log import TensorBoardLog
 
@@ -43,15 +43,44 @@ def describe(cfg: TrainConfig, data_root: Path, device: torch.device) -> dict:
     }
 
 
+class TrainingJob:
+    """What a training run does inside the process that owns it: load its digits,
+    describe itself for config.json, fit, and report on the weights kept."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def load(self):
+        self.digits = load_digits(self.cfg.dataset, self.cfg.data_dir, self.cfg.input_side())
+        self.data = split(self.digits, self.cfg.resolved_val_size(), self.cfg.train_limit)
+        return self.data
+
+    def describe(self, device: torch.device) -> dict:
+        return describe(self.cfg, self.digits.root, device)
+
+    def intro(self, described: dict) -> str:
+        return (f"{self.cfg.model}: {described['parameters']:,} parameters, "
+                f"{len(self.data.train_x):,} training images, device {described['device_resolved']}")
+
+    def fit(self, data, hooks: Hooks) -> None:
+        fit(self.cfg, data, hooks)
+
+    def evaluate(self, run_dir: Path, data, device) -> dict:
+        return _evaluate(run_dir, self.cfg, data, device)
+
+
 def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False,
-        run_id: str | None = None, queue_limit: int = 0, on_epoch=None, should_stop=None) -> Path:
+        run_id: str | None = None, queue_limit: int = 0, on_epoch=None, should_stop=None,
+        snapshot_budget: int = SNAPSHOT_BUDGET_BYTES, job=None) -> Path:
     """Train into a run directory (new, or the one a launcher reserved as `run_id`),
     first waiting until fewer than `queue_limit` runs train (0 = no queue);
     returns the directory whatever happens. Optional extra hooks (a sweep trial's):
     `on_epoch(row)` after each epoch, `should_stop()` polled to cancel cleanly.
     The run records who runs it (host, pid, start time) and beats a heartbeat into
     status.json while it lives; it stops cleanly on SIGTERM/SIGINT or when the file
-    `cancel` appears in its folder, queued or training (see core.runs.liveness)."""
+    `cancel` appears in its folder, queued or training (see core.runs.liveness).
+    `job` says what is trained (a TrainingJob of `cfg` unless given, e.g. an adaptation)."""
+    job = job or TrainingJob(cfg)
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_dir = run_path(runs_dir, run_id or new_run_id(cfg.name or cfg.preset or cfg.model))
@@ -84,14 +113,12 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         write_status(run_dir, started_at=now_iso())
         device = resolve_device(cfg.device)
         clock = time.perf_counter()
-        digits = load_digits(cfg.dataset, cfg.data_dir, cfg.input_side())
-        data = split(digits, cfg.resolved_val_size(), cfg.train_limit)
+        data = job.load()
         timings = {"data_load_s": time.perf_counter() - clock}
-        described = describe(cfg, digits.root, device)
+        described = job.describe(device)
         write_json_atomic(run_dir / "config.json", described)
-        print(f"{cfg.model}: {described['parameters']:,} parameters, {len(data.train_x):,} training images, "
-              f"device {device}", file=sys.stderr, flush=True)
-        snapshots = SnapshotKeeper(run_dir, cfg)
+        print(job.intro(described), file=sys.stderr, flush=True)
+        snapshots = SnapshotKeeper(run_dir, cfg, snapshot_budget)
         board = TensorBoardLog(run_dir, cfg)
 
         def on_best(epoch: int, val_acc: float | None, model) -> None:
@@ -102,17 +129,17 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
                       on_epoch=_epoch_writer(run_dir, _each(board.on_epoch, on_epoch)), on_best=on_best,
                       on_weights=snapshots.keep, should_stop=stopping)
         clock = time.perf_counter()
-        fit(cfg, data, hooks)
+        job.fit(data, hooks)
         timings["train_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        summary = _evaluate(run_dir, cfg, data, device)
+        summary = job.evaluate(run_dir, data, device)
         timings["evaluation_s"] = time.perf_counter() - clock
         state = "completed"
         write_status(run_dir, state=state, ended_at=now_iso(), timings=timings)
     except Cancelled:
         progress.close()
         state = "cancelled"
-        summary = _finish_cancelled(run_dir, cfg, data)
+        summary = _finish_cancelled(run_dir, job, data)
     except (Exception, KeyboardInterrupt) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
@@ -158,9 +185,9 @@ def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str 
     return report["summary"]
 
 
-def _finish_cancelled(run_dir: Path, cfg: TrainConfig, data) -> dict | None:
+def _finish_cancelled(run_dir: Path, job, data) -> dict | None:
     """Keep what the cancelled run finished: its metrics, its best model, a report on it
     (whose summary it returns, None without one)."""
-    summary = _evaluate(run_dir, cfg, data) if data is not None and (run_dir / "model.pt").exists() else None
+    summary = job.evaluate(run_dir, data, "cpu") if data is not None and (run_dir / "model.pt").exists() else None
     write_status(run_dir, state="cancelled", ended_at=now_iso(), error=None)
     return summary
