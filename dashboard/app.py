@@ -20,5 +20,6 @@ navigation = st.navigation([
     st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
     st.Page(PAGES / "filters.py", title="Filters", icon=":material/filter:"),
     st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:"),
+    st.Page(PAGES / "handwriting.py", title="Handwriting", icon=":material/person_edit:"),
 ])
 navigation.run()

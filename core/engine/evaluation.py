@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from core.engine.data import normalize
 
-EVAL_BATCH = 2_000
+# Measured on 2 cores (default model): 1,440 images/s in batches of 2,000, 3,080 in batches of 256.
+EVAL_BATCH = 256
 # Test-time augmentation: the image itself plus one-pixel shifts (never flips:
 # a flipped 2 is not a 2).
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))

@@ -15,6 +15,7 @@ import torch
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from core.engine.evaluation import predict_scores, test_report
 from core.engine.preprocess import ImageError, NoDigitError, prepare_digit
 
 DIGIT_FOLDERS = tuple(str(d) for d in range(10))
@@ -106,3 +107,13 @@ def holdout_split(labels: torch.Tensor, fraction: float, seed: int = HOLDOUT_SEE
         held.append(idx[:n_held])
         taught.append(idx[n_held:])
     return torch.cat(taught).sort().values, torch.cat(held).sort().values
+
+
+def handwriting_report(model, digits: HandwritingDigits) -> dict:
+    """Accuracy, per-digit figures, confusion and every misread sample of a set."""
+    report = test_report(predict_scores(model, digits.images, torch.device("cpu")), digits.labels)
+    for wrong in report["misclassified"]:
+        wrong["file"] = digits.files[wrong["index"]]
+    report["accuracy"] = report.pop("test_acc")
+    report["samples"] = len(digits.labels)
+    return report

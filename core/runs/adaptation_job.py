@@ -18,7 +18,7 @@ from core.engine.adaptation import AdaptRecipe, adapt
 from core.engine.data import split
 from core.engine.datasets import TestSet, load_digits
 from core.engine.evaluation import predict_scores, test_report
-from core.engine.handwriting import HandwritingDigits, default_holdout, holdout_split, read_handwriting
+from core.engine.handwriting import default_holdout, handwriting_report, holdout_split, read_handwriting
 from core.engine.models import count_parameters
 from core.engine.trainer import Hooks
 from core.runs.checkpoint import load_model
@@ -27,16 +27,6 @@ from core.runs.provenance import provenance
 from core.runs.liveness import now_iso
 from core.runs.report import other_test_set, write_evaluation
 from core.runs.store import write_json_atomic, write_status
-
-
-def handwriting_report(model, digits: HandwritingDigits) -> dict:
-    """Accuracy, per-digit figures, confusion and every misread sample of a set."""
-    report = test_report(predict_scores(model, digits.images, torch.device("cpu")), digits.labels)
-    for wrong in report["misclassified"]:
-        wrong["file"] = digits.files[wrong["index"]]
-    report["accuracy"] = report.pop("test_acc")
-    report["samples"] = len(digits.labels)
-    return report
 
 
 class AdaptationJob:

@@ -74,6 +74,21 @@ def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
     return run_id
 
 
+def launch_adaptation(parent_dir: Path, set_dir: Path, runs_dir: Path, name: str | None = None) -> str:
+    """Reserve a run folder and start `python -m core.adapt` on it; returns the run id."""
+    runs_dir = Path(runs_dir).resolve()  # the child starts in the project folder
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id(name or f"adapt {Path(set_dir).name}")
+    run_dir = run_path(runs_dir, run_id)
+    run_dir.mkdir()
+    write_json_atomic(run_dir / "config.json", {"name": name, "created_at": now_iso()})
+    write_status(run_dir, state="queued", pid=None, launched_at=now_iso())
+    args = ["--run", str(Path(parent_dir).resolve()), "--handwriting", str(Path(set_dir).resolve()),
+            "--runs-dir", str(runs_dir), "--run-id", run_id]
+    start_detached("core.adapt", args + (["--name", name] if name else []), run_dir / "train.log")
+    return run_id
+
+
 def cancel_run(runs_dir: Path, run_id: str) -> bool:
     """Ask a run to stop after its current batch (see `cancel`)."""
     run_dir = run_path(runs_dir, run_id)

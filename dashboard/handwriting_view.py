@@ -1,0 +1,152 @@
+"""The Handwriting page's parts: pick or make a set, collect digits with the mouse,
+import, browse and delete, see how a model reads the set, and adapt a model to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from core.engine.handwriting import HandwritingDataError, handwriting_report, read_handwriting
+from core.engine.preprocess import ImageError, NoDigitError, ink_map, open_image
+from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
+from core.runs.launcher import launch_adaptation
+from dashboard import cached, figures
+
+SET_KEY = "handwriting_set"  # the set chosen here, also where Draw's "right / it was" buttons add
+CANVAS_SIDE = 280
+
+
+def pick_set(key: str = SET_KEY) -> HandwritingSet | None:
+    """Choose a set, or name a new one; None when there is none yet."""
+    root = handwriting_dir_setting()
+    names = list_sets(root)
+    new = "+ new set"
+    choice = st.selectbox("Handwriting set", [*names, new], key=f"{key}_pick",
+                          help=f"Your digits stay on this machine, in {root}")
+    if choice == new:
+        name = st.text_input("Name of the new set", key=f"{key}_new", max_chars=40, placeholder="e.g. my-digits")
+        if not name:
+            return None
+        try:
+            hw = HandwritingSet.create(name, root, canvas=(CANVAS_SIDE, CANVAS_SIDE))
+        except HandwritingError as e:
+            st.error(str(e))
+            return None
+        st.session_state[SET_KEY] = str(hw.path)
+        return hw
+    hw = HandwritingSet(root / choice)
+    st.session_state[SET_KEY] = str(hw.path)
+    return hw
+
+
+def has_ink(rgba) -> bool:
+    try:
+        ink_map(open_image(rgba))
+        return True
+    except (NoDigitError, ImageError):
+        return False
+
+
+def collect(hw: HandwritingSet, per_digit: int) -> None:
+    """Asks for each digit in turn, `per_digit` of each; the canvas clears after each sample."""
+    counts = hw.counts()
+    wanted = [d for d in range(10) if counts[d] < per_digit]
+    done = sum(min(c, per_digit) for c in counts)
+    st.progress(done / (10 * per_digit), text=f"{done} of {10 * per_digit}")
+    if not wanted:
+        st.success(f"{per_digit} of every digit collected. Adapt a model below, or collect more.")
+        return
+    digit = wanted[0]
+    with st.container(key="collect-asked"):
+        st.markdown(f"Write a <span style='font-size:6rem;font-weight:700'>{digit}</span>", unsafe_allow_html=True)
+    round_ = st.session_state.setdefault("collect_round", 0)
+    brush = st.slider("Brush width", 4, 40, 18, key="collect_brush")
+    canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS_SIDE,
+                       height=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+                       key=f"collect_canvas_{round_}")
+    add, undo = st.columns(2)
+    if add.button(f"Add this {digit}", key="collect_add", type="primary",
+                  disabled=canvas.image_data is None or not has_ink(canvas.image_data)):
+        sample = hw.add(digit, canvas.image_data)
+        st.session_state["collect_last"] = (sample.digit, sample.id)
+        st.session_state["collect_round"] = round_ + 1
+        st.rerun()
+    last = st.session_state.get("collect_last")
+    if undo.button("Undo the last sample", key="collect_undo", disabled=last is None):
+        hw.delete_sample(*last)
+        st.session_state["collect_last"] = None
+        st.rerun()
+
+
+def import_archive(hw: HandwritingSet) -> None:
+    upload = st.file_uploader("Import a zip in the same layout (<digit>/<image>)", type=["zip"], key="hw_import")
+    if upload is not None and st.button("Import", key="hw_import_go"):
+        try:
+            added = hw.import_zip(upload.getvalue())
+            st.success(f"Imported {len(added)} samples.")
+        except HandwritingError as e:
+            st.error(f"Nothing imported: {e}")
+
+
+def browse(hw: HandwritingSet) -> None:
+    samples = hw.samples()
+    if not samples:
+        st.caption("No samples yet.")
+        return
+    for digit in range(10):
+        of_digit = [s for s in samples if s.digit == digit]
+        if not of_digit:
+            continue
+        with st.expander(f"{digit}: {len(of_digit)} samples"):
+            for sample, col in zip(of_digit, st.columns(8) * (len(of_digit) // 8 + 1)):
+                with col:
+                    st.image(str(sample.path), width=64)
+                    if st.button("Delete", key=f"hw_del_{sample.id}"):
+                        hw.delete_sample(sample.digit, sample.id)
+                        st.rerun()
+    with st.popover("Delete the whole set"):
+        st.write(f"This deletes {len(samples)} samples from {hw.path}. Runs adapted from it keep only its name, "
+                 "counts and hash.")
+        if st.button("Delete it", key="hw_delete_set", type="primary"):
+            hw.delete()
+            st.rerun()
+
+
+def how_it_reads(hw: HandwritingSet, picked) -> None:
+    """A model's accuracy on the set, per digit, its confusion and the misread samples."""
+    try:
+        digits = read_handwriting(hw.path, picked.cfg.input_side())
+    except HandwritingDataError as e:
+        st.info(str(e))
+        return
+    report = handwriting_report(picked.model, digits)
+    st.metric(f"{picked.label} on '{hw.name}'", f"{report['accuracy']:.1%}",
+              help=f"all {report['samples']} samples of the set; a run adapted from it was taught some of them")
+    per_digit = pd.DataFrame([{"digit": c["class"], "samples": c["support"], "read right": c["recall"]}
+                              for c in report["per_class"] if c["support"]])
+    left, right = st.columns(2)
+    left.dataframe(per_digit, hide_index=True, column_config={
+        "read right": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    right.plotly_chart(figures.confusion_figure(report["confusion"], normalized=False), key="hw_confusion")
+    wrong = report["misclassified"]
+    if wrong:
+        st.caption(f"{len(wrong)} misread")
+        for m, col in zip(wrong, st.columns(6) * (len(wrong) // 6 + 1)):
+            with col:
+                st.image(str(hw.path / m["file"]), width=64)
+                st.caption(f"{m['true']} read as {m['pred']} ({max(m['probs']):.0%})")
+
+
+def adapt_button(hw: HandwritingSet, picked) -> str | None:
+    """Launch `python -m core.adapt` in the background; returns the new run id."""
+    counts = hw.counts()
+    if min(counts) < 1:
+        st.caption("Adapting needs at least one sample of every digit.")
+        return None
+    name = st.text_input("Name of the adapted run", value=f"{hw.name} on {picked.label}"[:100], key="hw_adapt_name")
+    if st.button("Adapt this model to my handwriting", key="hw_adapt", type="primary"):
+        return launch_adaptation(Path(picked.path).parent, hw.path, cached.runs_dir(), name)
+    return None
