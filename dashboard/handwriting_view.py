@@ -150,3 +150,30 @@ def adapt_button(hw: HandwritingSet, picked) -> str | None:
     if st.button("Adapt this model to my handwriting", key="hw_adapt", type="primary"):
         return launch_adaptation(Path(picked.path).parent, hw.path, cached.runs_dir(), name)
     return None
+
+
+def canvas_key() -> str:
+    """Draw's canvas key: a new one (a cleared canvas) after each drawing taught."""
+    n = st.session_state.get("draw_taught", 0)
+    return "canvas" if n == 0 else f"canvas-{n}"
+
+
+def teach_buttons(rgba, predicted: int) -> None:
+    """After a prediction on Draw: one click says it was right or gives the right digit,
+    and the drawing (as drawn) joins the chosen set; the canvas clears for the next one."""
+    with st.expander("Teach it your handwriting", expanded=SET_KEY in st.session_state):
+        hw = pick_set(key="draw_set")
+        if hw is None:
+            return
+        right, *digits = st.columns([3] + [1] * 10)
+        answer = predicted if right.button(f"Right, it is {predicted}", key="teach_right") else None
+        for digit, col in zip(range(10), digits):
+            if col.button(str(digit), key=f"teach_{digit}", help=f"it was a {digit}"):
+                answer = digit
+        st.caption(f"'{hw.name}' holds {sum(hw.counts())} samples. Click the digit you meant when the answer is "
+                   "wrong.")
+        if answer is not None:
+            hw.add(answer, rgba)
+            st.session_state["draw_taught"] = st.session_state.get("draw_taught", 0) + 1
+            st.toast(f"Added a {answer} to '{hw.name}'")
+            st.rerun()

@@ -4,7 +4,7 @@ epoch of its run, why it said so, and what up to four runs say side by side."""
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from dashboard import attribution_view, draw_compare, draw_panel
+from dashboard import attribution_view, draw_compare, draw_panel, handwriting_view
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
 
@@ -17,7 +17,7 @@ with canvas_col:
     brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
     canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=280,
                        height=280, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-                       key="canvas")
+                       key=handwriting_view.canvas_key())
     st.caption("Hover over the canvas for its toolbar: undo, redo, and the bin (Reset canvas & history) clears it.")
     upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
 
@@ -28,6 +28,8 @@ with result_col:
         prediction = draw_panel.predict(picked.model, source, what, picked.cfg.input_side())
         if prediction is not None:
             draw_panel.show(prediction, what)
+            if what == "drawing":
+                handwriting_view.teach_buttons(source, prediction.digit)
 
 if prediction is not None:
     st.subheader("Why this answer?")

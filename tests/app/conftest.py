@@ -27,11 +27,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def handwriting_dir_for(runs: Path) -> Path:
+    """Where the server over the store `runs` keeps handwriting sets (never the user's own)."""
+    return runs.parent / f"handwriting-{runs.name}"
+
+
 @contextmanager
 def serve(runs: Path, mnist_dir: Path):
     """A real Streamlit server on loopback over the run store `runs`; yields its URL."""
     port = free_port()
-    env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir)}
+    env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir),
+           "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs))}
     log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
