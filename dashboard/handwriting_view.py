@@ -177,3 +177,28 @@ def teach_buttons(rgba, predicted: int) -> None:
             st.session_state["draw_taught"] = st.session_state.get("draw_taught", 0) + 1
             st.toast(f"Added a {answer} to '{hw.name}'")
             st.rerun()
+
+
+def what_changed(run_id: str) -> None:
+    """Once an adaptation completes: its before/after figures and links that show the
+    parent and the adapted model side by side."""
+    run = cached.fresh_run(run_id)
+    if run is None or run.state != "completed":
+        return
+    summary = (run.status or {}).get("summary") or {}
+    parent = Path(((run.config or {}).get("adapted_from") or {}).get("run", "")).name
+    cols = st.columns(2)
+    if summary.get("handwriting_acc") is not None:
+        cols[0].metric("Your held-out digits", f"{summary['handwriting_acc']:.1%}",
+                       f"{(summary['handwriting_acc'] - summary['parent_handwriting_acc']) * 100:+.1f} points "
+                       "against the parent", help="digits of yours the adapted model was never taught")
+    else:
+        cols[0].caption("Every sample was taught: there is no held-out figure.")
+    if summary.get("parent_test_acc") is not None:
+        cols[1].metric("MNIST test", f"{summary['test_acc']:.2%}",
+                       f"{(summary['test_acc'] - summary['parent_test_acc']) * 100:+.2f} points: the cost of adapting")
+    links = [f":material/draw: [Draw: the parent and the adapted model side by side](draw?runs={parent},{run_id})"]
+    if parent != "default-model":
+        links.append(f":material/filter: [Filters: their kernels and feature maps side by side]"
+                     f"(filters?run={parent}&compare={run_id})")
+    st.markdown(" · ".join(links))

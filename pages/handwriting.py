@@ -4,8 +4,9 @@ model reads them, and adapt a model to you (a background run, watched live)."""
 import streamlit as st
 
 from dashboard import handwriting_view as view
-from dashboard.train_live import watch_run
-from dashboard.widgets import model_picker
+from dashboard import cached
+from dashboard.train_live import show_run, watch_run
+from dashboard.widgets import LIVE_STATES, model_picker
 
 st.title("Your handwriting")
 st.caption("Show Digit Lab a few of your digits, see how each model reads them, and adapt a model to you. "
@@ -30,5 +31,9 @@ with read_tab:
         if launched:
             st.session_state["hw_adapt_run"] = launched
     run_id = st.session_state.get("hw_adapt_run")
-    if run_id:
+    run = cached.fresh_run(run_id) if run_id else None
+    if run is not None and run.state in LIVE_STATES:
         watch_run(run_id, "Adapting")
+    elif run is not None:
+        show_run(run, "Adapted")
+        view.what_changed(run_id)
