@@ -11,6 +11,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from core.engine.handwriting import HandwritingDataError, handwriting_report, read_handwriting
 from core.engine.preprocess import ImageError, NoDigitError, ink_map, open_image
+from core.runs.checkpoint import CheckpointError
 from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
 from core.runs.launcher import launch_adaptation
 from dashboard import cached, figures
@@ -202,3 +203,39 @@ def what_changed(run_id: str) -> None:
         links.append(f":material/filter: [Filters: their kernels and feature maps side by side]"
                      f"(filters?run={parent}&compare={run_id})")
     st.markdown(" · ".join(links))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _set_digits(set_path: str, side: int, content_hash: str):
+    """A set laid out once per model side (the hash keys it to the set's contents)."""
+    return read_handwriting(set_path, side)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _accuracy(model_path: str, mtime: float, set_path: str, content_hash: str) -> float | None:
+    try:
+        model, cfg, _ = cached.get_model(Path(model_path))
+        digits = _set_digits(set_path, cfg.input_side(), content_hash)
+    except (HandwritingDataError, CheckpointError):
+        return None
+    return handwriting_report(model, digits)["accuracy"]
+
+
+def accuracy_column(runs, key: str = "runs_handwriting") -> tuple[str, list] | None:
+    """The Runs table's column for a set the user picks: each run's accuracy on all of it."""
+    names = list_sets(handwriting_dir_setting())
+    if not names:
+        return None
+    name = st.selectbox("Score every run on a handwriting set", [None, *names], key=key,
+                        format_func=lambda n: "no set" if n is None else n)
+    if name is None:
+        return None
+    hw = HandwritingSet(handwriting_dir_setting() / name)
+    digest = hw.content_hash()
+    values = []
+    with st.spinner(f"Scoring the runs on '{name}'..."):
+        for run in runs:
+            path = run.path / "model.pt"
+            ok = run.state == "completed" and run.has_model and not run.broken
+            values.append(_accuracy(str(path), path.stat().st_mtime, str(hw.path), digest) if ok else None)
+    return f"on '{name}'", values

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.runs.store import STATES
-from dashboard import cached, figures, run_tables, runs_actions
+from dashboard import cached, figures, handwriting_view, run_tables, runs_actions
 from dashboard.widgets import run_label, run_picker
 
 st.title("Runs")
@@ -26,7 +26,13 @@ shown = [r for r in runs
          and (not search or search in r.name.lower() or search in r.run_id)]
 
 st.caption(f"{len(shown)} of {len(runs)} runs · broken runs are listed with the reason under 'problems'")
-st.dataframe(run_tables.runs_frame(shown), hide_index=True, column_config={
+frame = run_tables.runs_frame(shown)
+on_set = handwriting_view.accuracy_column(shown)
+if on_set is not None:
+    frame[on_set[0]] = on_set[1]
+st.dataframe(frame, hide_index=True, column_config={
+    **({on_set[0]: st.column_config.NumberColumn(format="percent", help="accuracy on every sample of the set "
+                                                 "(a run adapted from it was taught some of them)")} if on_set else {}),
     "best val acc": st.column_config.NumberColumn(format="percent"),
     "test acc": st.column_config.NumberColumn(format="percent", help="on the run's own dataset's test set"),
     "other handwriting": st.column_config.NumberColumn(

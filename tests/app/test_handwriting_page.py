@@ -42,3 +42,16 @@ def test_a_set_shows_its_count_grid_and_how_the_default_model_reads_it(tmp_path,
     metric = [m for m in at.metric if "continental" in m.label]
     assert metric and metric[0].value == "80.0%", [(m.label, m.value) for m in at.metric]  # 1s and 7s misread
     assert any("read as" in c.value for c in at.caption)
+
+
+def test_the_runs_table_gets_a_column_for_the_picked_set(completed_store, tmp_path, monkeypatch):
+    monkeypatch.setenv(HANDWRITING_DIR_ENV, str(tmp_path / "sets"))
+    hw = HandwritingSet.create("mine", tmp_path / "sets")
+    for digit, rgba in writer_samples({}, 2, seed=3):  # plain styles
+        hw.add(digit, rgba)
+    at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=90)
+    at.run()
+    at.selectbox(key="runs_handwriting").set_value("mine").run()
+    assert not at.exception, [e.message for e in at.exception]
+    column = at.dataframe[0].value["on 'mine'"]
+    assert column.notna().all() and ((column >= 0) & (column <= 1)).all()  # the 1-epoch fixture run's accuracy
