@@ -136,3 +136,25 @@ def test_holdout_keeps_a_share_of_every_digit_aside():
     assert torch.bincount(labels[held], minlength=10).tolist() == [1] * 10
     assert set(taught.tolist()).isdisjoint(held.tolist()) and len(taught) == 40
     assert len(holdout_split(labels, 0.0)[1]) == 0
+
+
+def test_the_command_line_imports_a_zip_and_refuses_a_bad_one_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    good.write_bytes(zipped({"4/a.png": png(drawn("4-open")), "9/b.png": png(drawn("9-curved"))}))
+    bad.write_bytes(zipped({"4/c.png": png(drawn("4-open")), "../../escape.png": png(drawn("4-open"))}))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "core.handwriting", "--root", str(tmp_path / "sets"), *args],
+                              cwd=root, capture_output=True, text=True)
+
+    out = cli("import", "bob", str(good))
+    assert out.returncode == 0 and "imported 2 samples" in out.stdout, out.stderr
+    out = cli("import", "bob", str(bad))
+    assert out.returncode == 2 and "outside the set" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert HandwritingSet(tmp_path / "sets" / "bob").counts() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+    assert not (tmp_path / "escape.png").exists()
