@@ -23,9 +23,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from core.engine.preprocess import ImageError, open_image
 from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
@@ -280,7 +280,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def _checked_members(members: list[tuple[str, callable]]) -> list[tuple[int, bytes]]:
+def _checked_members(members: list[tuple[str, Callable[[], bytes]]]) -> list[tuple[int, bytes]]:
     """(relative name, read) pairs -> (digit, PNG bytes), every one checked first.
     `<digit>/<file>` or `<one folder>/<digit>/<file>`; hidden files and a manifest are skipped."""
     kept = [(n.replace("\\", "/").split("/"), read) for n, read in members]
@@ -303,10 +303,3 @@ def _checked_members(members: list[tuple[str, callable]]) -> list[tuple[int, byt
             raise HandwritingError(f"{where!r}: {e}") from None
     return out
 
-
-def thumbnail(sample: Sample, side: int = 56) -> np.ndarray:
-    """A small grey picture of a sample as stored, for the page's grid."""
-    with Image.open(sample.path) as image:
-        image = image.convert("L")
-        image.thumbnail((side, side))
-        return np.asarray(image)

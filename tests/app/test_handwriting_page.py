@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs.handwriting_sets import HANDWRITING_DIR_ENV, HandwritingSet
