@@ -19,13 +19,11 @@ from core.engine.data import split
 from core.engine.datasets import TestSet, load_digits
 from core.engine.evaluation import predict_scores, test_report
 from core.engine.handwriting import default_holdout, handwriting_report, holdout_split, read_handwriting
-from core.engine.models import count_parameters
 from core.engine.trainer import Hooks
 from core.runs.checkpoint import load_model
 from core.runs.files import read_json
-from core.runs.provenance import provenance
-from core.runs.liveness import now_iso
 from core.runs.report import other_test_set, write_evaluation
+from core.runs.run_process import describe
 from core.runs.store import write_json_atomic, write_status
 
 
@@ -49,8 +47,7 @@ class AdaptationJob:
 
     def describe(self, device) -> dict:
         return {
-            **self.cfg.to_dict(), "device_resolved": str(device), "data_source": str(self.digits.root),
-            "parameters": count_parameters(self.parent), **provenance(), "created_at": now_iso(),
+            **describe(self.cfg, self.digits.root, device),
             "adapted_from": {"run": str(self.parent_dir), "model_sha256": self.parent_sha256,
                              "epoch": self.parent_epoch},
             "handwriting": {"name": self.writer.name, "counts": self.writer.counts(),

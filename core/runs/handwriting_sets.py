@@ -160,17 +160,13 @@ class HandwritingSet:
         return counts
 
     def content_hash(self) -> str:
-        """sha256 over every sample's digit, id and bytes: names a set's exact contents."""
+        """sha256 over every sample's file name and bytes: the same digest that
+        core.engine.handwriting.read_handwriting gives a set, and config.json records."""
         h = hashlib.sha256()
         for s in self.samples():
-            h.update(f"{s.digit}/{s.id}\n".encode())
+            h.update(f"{s.digit}/{s.id}.png\n".encode())
             h.update(hashlib.sha256(s.path.read_bytes()).digest())
         return h.hexdigest()
-
-    def describe(self) -> dict:
-        """What a run adapted from the set may keep of it: name, counts and hash, never the images."""
-        counts = self.counts()
-        return {"name": self.name, "counts": counts, "samples": sum(counts), "sha256": self.content_hash()}
 
     def add(self, digit: int, source) -> Sample:
         """One sample (canvas array, bytes, path, file or PIL image); returns it as stored."""
