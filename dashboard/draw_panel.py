@@ -10,7 +10,7 @@ from core.engine.preprocess import (LOOPS_CLOSE, MNIST_STROKE_MEDIAN, MNIST_STRO
 from dashboard import figures
 from dashboard.widgets import upscale
 
-DRAWN_KEY = "drawn_digit"  # read by the Filters page
+DRAWN_KEY = "drawn_digit"  # the drawing as drawn, for the Filters page to lay out for its model
 EMPTY_CANVAS = "Draw a digit in the black box: the prediction updates as you draw."
 
 
@@ -41,8 +41,8 @@ def _strokes(prepared: Prepared) -> None:
                    "brings them back. Draw bigger or pick a thinner brush.", icon=":material/brush:")
 
 
-def show(prediction: Prediction, what: str) -> None:
-    st.session_state[DRAWN_KEY] = prediction.prepared.image28
+def show(prediction: Prediction, source, what: str) -> None:
+    st.session_state[DRAWN_KEY] = source
     big, saw = st.columns([1, 1])
     with big:
         st.caption(f"Prediction for the {what}")

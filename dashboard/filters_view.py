@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -10,8 +11,9 @@ import torch
 
 from core.engine.data import normalize
 from core.engine.introspect import conv_kernels, feature_maps
+from core.engine.preprocess import ImageError, NoDigitError, prepare_digit
 from dashboard import cached, figures
-from dashboard.draw_panel import DRAWN_KEY  # the last 28x28 image the Draw page's model saw
+from dashboard.draw_panel import DRAWN_KEY  # the last drawing read on the Draw page, as drawn
 
 MAX_TILES = 128
 MEAN = "mean over inputs"
@@ -46,9 +48,31 @@ def _random_index(key: str, n: int) -> None:
     st.session_state[f"{key}_index"] = random.randrange(n)
 
 
-def pick_digit(key: str) -> tuple[torch.Tensor, np.ndarray] | None:
-    """The input digit: a test-set image by index or at random, or the one drawn on the Draw page.
-    Returns (normalized [1,1,28,28] tensor, 28x28 uint8 image) or None after saying why."""
+@dataclass(frozen=True)
+class DigitChoice:
+    """The digit the feature maps are of: a test-set index, or the drawing from Draw."""
+
+    index: int | None = None
+    drawing: object = None  # the canvas array or uploaded bytes, as drawn
+
+    def for_side(self, side: int) -> tuple[torch.Tensor, np.ndarray] | None:
+        """(normalized [1, 1, side, side] tensor, the uint8 image) for a model fed `side`:
+        each model sees the digit laid out for its own input, as on Draw."""
+        if self.drawing is not None:
+            try:
+                prepared = prepare_digit(self.drawing, side)
+            except (NoDigitError, ImageError) as e:
+                st.info(f"The drawn digit cannot be shown: {e}")
+                return None
+            return prepared.tensor, prepared.image28
+        images, _, _ = cached.test_set("mnist", side)
+        image = images[self.index].numpy()
+        return normalize(torch.from_numpy(image.copy())[None]), image
+
+
+def pick_digit(key: str) -> DigitChoice | None:
+    """The input digit: a test-set image by index or at random, or the one drawn on the Draw page;
+    None after saying why there is none."""
     images, labels, error = cached.test_set("mnist")
     sources = (["Test-set digit"] if images is not None else []) + (["Drawn digit"] if DRAWN_KEY in st.session_state else [])
     if not sources:
@@ -56,15 +80,13 @@ def pick_digit(key: str) -> tuple[torch.Tensor, np.ndarray] | None:
         return None
     source = st.radio("Digit", sources, horizontal=True, key=f"{key}_source")
     if source == "Drawn digit":
-        image = np.asarray(st.session_state[DRAWN_KEY], dtype=np.uint8)
-    else:
-        c1, c2 = st.columns([3, 1])
-        index = c1.number_input("Test-set index", min_value=0, max_value=len(images) - 1, step=1, key=f"{key}_index")
-        c2.button("Random digit", on_click=_random_index, args=(key, len(images)), key=f"{key}_random",
-                  icon=":material/casino:")
-        image = images[int(index)].numpy()
-        st.caption(f"label: {int(labels[int(index)])}")
-    return normalize(torch.from_numpy(image.copy())[None]), image
+        return DigitChoice(drawing=st.session_state[DRAWN_KEY])
+    c1, c2 = st.columns([3, 1])
+    index = c1.number_input("Test-set index", min_value=0, max_value=len(images) - 1, step=1, key=f"{key}_index")
+    c2.button("Random digit", on_click=_random_index, args=(key, len(images)), key=f"{key}_random",
+              icon=":material/casino:")
+    st.caption(f"label: {int(labels[int(index)])}")
+    return DigitChoice(index=int(index))
 
 
 @torch.inference_mode()

@@ -1,5 +1,9 @@
 """Draw: draw or upload a digit and see what a model makes of it, live, at any
-epoch of its run, why it said so, and what up to four runs say side by side."""
+epoch of its run, why it said so, and what up to four runs say side by side.
+
+Everything below the model picker is one fragment: a stroke reruns only the
+drawing, its prediction (shown first), then the maps and the side-by-side cards,
+never the run listing or the model loading above it."""
 
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -8,32 +12,42 @@ from dashboard import attribution_view, draw_compare, draw_panel, handwriting_vi
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
 
+
+@st.fragment
+def drawing(picked) -> None:
+    canvas_col, result_col = st.columns([1, 1], gap="large")
+    with canvas_col:
+        brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
+        canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=280,
+                           height=280, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+                           key=handwriting_view.canvas_key())
+        st.caption("Hover over the canvas for its toolbar: undo, redo, and the bin (Reset canvas & history) clears "
+                   "it.")
+        upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
+
+    source, what = (upload.getvalue(), "uploaded image") if upload is not None else (canvas.image_data, "drawing")
+    prediction = None
+    with result_col:
+        if picked is not None:
+            prediction = draw_panel.predict(picked.model, source, what, picked.cfg.input_side())
+            if prediction is not None:
+                draw_panel.show(prediction, source, what)
+                if what == "drawing":
+                    handwriting_view.teach_buttons(source, prediction.digit)
+
+    if prediction is not None:
+        st.subheader("Why this answer?")
+        attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why")
+
+    st.subheader("Side by side")
+    draw_compare.show(source, what)
+
+
 st.title("Draw")
-canvas_col, result_col = st.columns([1, 1], gap="large")
-with canvas_col:
+model_col, epoch_col = st.columns([1, 1], gap="large")
+with model_col:
     picked = model_picker(key="draw_model")
+with epoch_col:
     if picked is not None:
         picked = model_with_slider(picked, key="draw")
-    brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
-    canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=280,
-                       height=280, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-                       key=handwriting_view.canvas_key())
-    st.caption("Hover over the canvas for its toolbar: undo, redo, and the bin (Reset canvas & history) clears it.")
-    upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
-
-source, what = (upload.getvalue(), "uploaded image") if upload is not None else (canvas.image_data, "drawing")
-prediction = None
-with result_col:
-    if picked is not None:
-        prediction = draw_panel.predict(picked.model, source, what, picked.cfg.input_side())
-        if prediction is not None:
-            draw_panel.show(prediction, what)
-            if what == "drawing":
-                handwriting_view.teach_buttons(source, prediction.digit)
-
-if prediction is not None:
-    st.subheader("Why this answer?")
-    attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why")
-
-st.subheader("Side by side")
-draw_compare.show(source, what)
+drawing(picked)

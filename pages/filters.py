@@ -36,16 +36,19 @@ st.subheader("Feature maps")
 digit = filters_view.pick_digit(key="filters")
 if digit is None:
     st.stop()
-x, image = digit
-st.plotly_chart(figures.digit_figure(image, "input", height=180), key="filters_input")
-for slot, picked, column in zip(slots, models, st.columns(len(slots))):
+# Each model is fed the digit at its own input side (a 16x16 LeNet beside a 28x28 CNN).
+inputs = [digit.for_side(picked.cfg.input_side()) if picked is not None else None for picked in models]
+for slot, picked, shown, column in zip(slots, models, inputs, st.columns(len(slots))):
     with column:
-        if picked is not None:
-            st.metric(f"{picked.label} says" if side_by_side else "Model says", filters_view.predicted(picked.model, x))
-            filters_view.show_feature_maps(picked.model, x, key=slot, per_row=per_row)
+        if shown is None:
+            continue
+        x, image = shown
+        st.plotly_chart(figures.digit_figure(image, "input", height=180), key=f"{slot}_input")
+        st.metric(f"{picked.label} says" if side_by_side else "Model says", filters_view.predicted(picked.model, x))
+        filters_view.show_feature_maps(picked.model, x, key=slot, per_row=per_row)
 
 st.subheader("Why this answer?")
-for slot, picked, column in zip(slots, models, st.columns(len(slots))):
+for slot, picked, shown, column in zip(slots, models, inputs, st.columns(len(slots))):
     with column:
-        if picked is not None:
-            attribution_view.show_attribution(picked.model, x, key=f"{slot}_why")
+        if shown is not None:
+            attribution_view.show_attribution(picked.model, shown[0], key=f"{slot}_why")

@@ -43,6 +43,18 @@ def copy_run(src: Path, runs_dir: Path, run_id: str) -> Path:
     return dst
 
 
+@pytest.fixture(scope="session")
+def usps_run(mnist_dir, tmp_path_factory) -> Path:
+    """A small real run of the 1989 net on the zip codes, fed 16x16 digits as published."""
+    from core.runs.run_process import run_training
+
+    cfg = from_preset("lenet1989-paper", epochs=1, batch_size=16, train_limit=800, name="lenet 16x16",
+                      data_dir=str(mnist_dir))
+    run_dir = run_training(cfg, tmp_path_factory.mktemp("usps-store"), run_id="20260103-000000-lenet-16")
+    assert (run_dir / "evaluation.json").exists(), (run_dir / "status.json").read_text()
+    return run_dir
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """An empty run store the app reads (via $DIGIT_LAB_RUNS_DIR)."""

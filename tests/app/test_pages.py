@@ -435,14 +435,36 @@ def test_filters_kernels_and_feature_maps(completed_store):
     assert not at.exception
 
 
-def test_filters_uses_the_drawn_digit(completed_store):
-    import numpy as np
+def drawn_seven():
+    from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, render
 
+    return render(canvas_strokes(STYLES["7-plain"], PLACEMENTS["large-centred"]), brush=18)
+
+
+def test_filters_uses_the_drawn_digit(completed_store):
     at = page("filters")
-    at.session_state["drawn_digit"] = np.zeros((28, 28), dtype=np.uint8)
+    at.session_state["drawn_digit"] = drawn_seven()
     at.run()
     at.radio(key="filters_source").set_value("Drawn digit").run()
     assert not at.exception and at.metric[0].label == "Model says"
+
+
+@pytest.mark.parametrize("first", ["20260103-000000-lenet-16", "20260101-000000-completed-0001"])
+def test_filters_lays_the_drawn_digit_out_for_each_model(completed_store, usps_run, first):
+    """Drawn for one input side, shown on Filters beside a model of the other: each model
+    is fed the drawing at its own side (16x16 LeNet, 28x28 CNN), by either source."""
+    from tests.conftest import copy_run
+
+    copy_run(usps_run, completed_store, usps_run.name)
+    other = next(p.name for p in completed_store.iterdir() if p.name != first)
+    at = page("filters")
+    at.query_params["run"], at.query_params["compare"] = first, other
+    at.session_state["drawn_digit"] = drawn_seven()
+    at.run()
+    for source in ("Drawn digit", "Test-set digit"):
+        at.radio(key="filters_source").set_value(source).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert len([m for m in at.metric if m.label.endswith(" says")]) == 2
 
 
 @pytest.mark.parametrize("name", ["filters", "draw"])
