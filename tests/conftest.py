@@ -44,7 +44,7 @@ def copy_run(src: Path, runs_dir: Path, run_id: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def usps_run(mnist_dir, tmp_path_factory) -> Path:
+def lenet16_run(mnist_dir, tmp_path_factory) -> Path:
     """A small real run of the 1989 net on the zip codes, fed 16x16 digits as published."""
     from core.runs.run_process import run_training
 

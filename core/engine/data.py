@@ -17,7 +17,9 @@ import torch
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 DATA_DIR_ENV = "MNIST_DATA_DIR"
-DEFAULT_DATA_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "digit-lab" / "data"
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "digit-lab"
+DEFAULT_DATA_DIR = USER_CACHE / "data"
+CACHE_DIR_ENV = "DIGIT_LAB_CACHE_DIR"
 RAW_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -56,6 +58,12 @@ def read_idx(path: Path) -> np.ndarray:
             f"for shape {shape}, file has {len(raw) - header:,}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def cache_dir() -> Path:
+    """Where decoded datasets are kept between processes: $DIGIT_LAB_CACHE_DIR, else the
+    per-user cache. Only derived copies of public data go here, never a person's digits."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or USER_CACHE / "decoded").expanduser()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:

@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from core.engine.augment import Augmentation, augment
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
-from core.engine.evaluation import loss_fn, score
+from core.engine.evaluation import loss_and_accuracy, loss_fn, predict_scores, score
 from core.engine.models import build_model
 
 SMALL_BATCH = 32
@@ -42,6 +42,8 @@ class Hooks:
     # a new best validation accuracy: (epoch, val_acc, the weights to keep); without
     # a validation set (val_acc None) every epoch's weights replace the last
     on_best: Callable[[int, float, nn.Module], None] = lambda epoch, val_acc, model: None
+    # the test-set scores of an epoch's weights, computed once: its reports reuse them
+    on_test_scores: Callable[[int, torch.Tensor], None] = lambda epoch, scores: None
     # the weights after each epoch (the ones scored), and epoch 0's: the initialisation
     on_weights: Callable[[int, nn.Module], None] = lambda epoch, model: None
     should_stop: Callable[[], bool] = lambda: False
@@ -180,16 +182,19 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
         started = time.perf_counter()
         lr = trainer.opt.param_groups[0]["lr"]
         train_loss, train_acc = trainer.train_epoch(train_x, train_y, epoch, hooks)
-        scored = trainer.scored_model
+        scored, scoring_started = trainer.scored_model, time.perf_counter()
         val_loss, val_acc = (score(scored, data.val_x, data.val_y, device, cfg.loss) if selecting
                              else (math.nan, math.nan))
-        test_loss, test_acc = score(scored, data.test_x, data.test_y, device, cfg.loss)
+        test_scores = predict_scores(scored, data.test_x, device)
+        hooks.on_test_scores(epoch, test_scores)
+        test_loss, test_acc = loss_and_accuracy(test_scores, data.test_y, cfg.loss)
         fit_loss, fit_acc = score(scored, train_x[:TRAIN_EVAL_SIZE], train_y[:TRAIN_EVAL_SIZE], device, cfg.loss)
         row = {
             "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
             "lr": lr, "epoch_seconds": time.perf_counter() - started,
             "train_eval_loss": fit_loss, "train_eval_acc": fit_acc,
+            "scoring_seconds": time.perf_counter() - scoring_started,
         }
         result.rows.append(row)
         hooks.on_epoch(row)

@@ -22,7 +22,7 @@ from core.engine.handwriting import default_holdout, handwriting_report, holdout
 from core.engine.trainer import Hooks
 from core.runs.checkpoint import load_model
 from core.runs.files import read_json
-from core.runs.report import other_test_set, write_evaluation
+from core.runs.report import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.run_process import describe
 from core.runs.store import write_json_atomic, write_status
 
@@ -64,6 +64,10 @@ class AdaptationJob:
     def fit(self, data, hooks: Hooks) -> None:
         held = (self.held.images, self.held.labels) if len(self.held.labels) else None
         adapt(self.parent, self.cfg, self.recipe, self.taught.images, self.taught.labels, data, hooks, held)
+
+    def scored_epochs(self, run_dir: Path, data) -> ScoredEpochs:
+        """Its rounds score no test set, so there is nothing to reuse: reports score model.pt."""
+        return ScoredEpochs(run_dir, TestSet(self.cfg.dataset, data.test_x, data.test_y), tta=False)
 
     def evaluate(self, run_dir: Path, data, device) -> dict:
         test = TestSet(self.cfg.dataset, data.test_x, data.test_y)

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import torch
 
 from core.engine.config import TrainConfig
@@ -26,7 +27,7 @@ from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, n
 from core.runs.progress import ProgressWriter
 from core.runs.provenance import provenance
 from core.runs.queue import wait_for_slot
-from core.runs.report import other_test_set, write_epoch_reports, write_evaluation
+from core.runs.report import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES, SnapshotKeeper
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 from core.runs.tensorboard_log import TensorBoardLog
@@ -65,8 +66,13 @@ class TrainingJob:
     def fit(self, data, hooks: Hooks) -> None:
         fit(self.cfg, data, hooks)
 
+    def scored_epochs(self, run_dir: Path, data) -> ScoredEpochs:
+        """Keeps the loop's test-set scores for the reports (see core.runs.report)."""
+        self.scored = ScoredEpochs(run_dir, TestSet(self.cfg.dataset, data.test_x, data.test_y), self.cfg.tta)
+        return self.scored
+
     def evaluate(self, run_dir: Path, data, device) -> dict:
-        return _evaluate(run_dir, self.cfg, data, device)
+        return _evaluate(run_dir, self.cfg, data, device, getattr(self, "scored", None))
 
 
 def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: bool = False,
@@ -121,13 +127,18 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         snapshots = SnapshotKeeper(run_dir, cfg, snapshot_budget)
         board = TensorBoardLog(run_dir, cfg)
 
+        scored = job.scored_epochs(run_dir, data)
+
         def on_best(epoch: int, val_acc: float | None, model) -> None:
             save_checkpoint(run_dir / "model.pt", model, cfg, epoch=epoch, val_acc=val_acc)
             snapshots.best = epoch
+            scored.on_best(epoch)
 
-        hooks = Hooks(on_batch=_each(progress.on_batch, board.on_batch),
+        first_step = _first_step(timings)
+        hooks = Hooks(on_batch=_each(first_step, progress.on_batch, board.on_batch),
                       on_epoch=_epoch_writer(run_dir, _each(board.on_epoch, on_epoch)), on_best=on_best,
-                      on_weights=snapshots.keep, should_stop=stopping)
+                      on_test_scores=scored.on_test_scores, on_weights=_each(snapshots.keep, scored.on_weights),
+                      should_stop=stopping)
         clock = time.perf_counter()
         job.fit(data, hooks)
         timings["train_s"] = time.perf_counter() - clock
@@ -155,6 +166,29 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
     return run_dir
 
 
+def _first_step(timings: dict):
+    """An on_batch hook that records, once, the seconds from the process's start (the
+    shell, the interpreter, every import, provenance, the TensorBoard writer, the data)
+    to the end of the first training step, and prints them."""
+    def on_batch(epoch: int, batch: int, n_batches: int, running) -> None:
+        if "startup_s" not in timings:
+            timings["startup_s"] = process_age_s()
+            print(f"start-up {timings['startup_s']:.1f} s (to the first training step, data load "
+                  f"{timings['data_load_s']:.1f} s)", file=sys.stderr, flush=True)
+    return on_batch
+
+
+def process_age_s() -> float:
+    """Seconds since this process started: to 10 ms from /proc on Linux (psutil's
+    create_time rests on a boot time rounded to the second), else psutil's."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime, in clock ticks
+    except (OSError, ValueError, IndexError):
+        return time.time() - psutil.Process().create_time()
+
+
 def _each(*hooks):
     """One hook calling several in turn (None skipped)."""
     def call(*args) -> None:
@@ -176,12 +210,13 @@ def _epoch_writer(run_dir: Path, then=None):
     return on_epoch
 
 
-def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu") -> dict:
-    """Write the reports of the kept model; returns evaluation.json's summary."""
+def _evaluate(run_dir: Path, cfg: TrainConfig, data, device: torch.device | str = "cpu",
+              scored: ScoredEpochs | None = None) -> dict:
+    """Write the report of the kept model; returns evaluation.json's summary. The epochs'
+    own reports were written as each ended (epoch 0's is made when a page first asks)."""
     test = TestSet(cfg.dataset, data.test_x, data.test_y)
     report = write_evaluation(run_dir, test, other_test_set(cfg.dataset, cfg.data_dir, cfg.input_side()), cfg.tta,
-                              device)
-    write_epoch_reports(run_dir, test, device, cfg.tta)  # now, so the pages' epoch sliders answer at once
+                              device, scored)
     return report["summary"]
 
 

@@ -67,3 +67,4 @@ class SnapshotKeeper:
         protected = {0, epoch} | ({self.best} if self.best is not None else set())
         for old in thin(list_snapshots(self.run_dir), limit, protected):
             snapshot_path(self.run_dir, old).unlink(missing_ok=True)
+            snapshot_path(self.run_dir, old).with_suffix(".json").unlink(missing_ok=True)  # its report

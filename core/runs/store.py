@@ -41,8 +41,9 @@ METRIC_COLUMNS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc",
     "test_loss", "test_acc", "lr", "epoch_seconds",
 ]
-# Added later (the weights scored on training digits after the epoch): older runs lack them.
-LATER_METRIC_COLUMNS = ["train_eval_loss", "train_eval_acc"]
+# Added later (the weights scored on training digits after the epoch; the seconds of the
+# epoch's scoring, within epoch_seconds): older runs lack them.
+LATER_METRIC_COLUMNS = ["train_eval_loss", "train_eval_acc", "scoring_seconds"]
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}$")
 
 

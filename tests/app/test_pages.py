@@ -450,12 +450,12 @@ def test_filters_uses_the_drawn_digit(completed_store):
 
 
 @pytest.mark.parametrize("first", ["20260103-000000-lenet-16", "20260101-000000-completed-0001"])
-def test_filters_lays_the_drawn_digit_out_for_each_model(completed_store, usps_run, first):
+def test_filters_lays_the_drawn_digit_out_for_each_model(completed_store, lenet16_run, first):
     """Drawn for one input side, shown on Filters beside a model of the other: each model
     is fed the drawing at its own side (16x16 LeNet, 28x28 CNN), by either source."""
     from tests.conftest import copy_run
 
-    copy_run(usps_run, completed_store, usps_run.name)
+    copy_run(lenet16_run, completed_store, lenet16_run.name)
     other = next(p.name for p in completed_store.iterdir() if p.name != first)
     at = page("filters")
     at.query_params["run"], at.query_params["compare"] = first, other
