@@ -86,7 +86,10 @@ def _write_epoch_report(run_dir: Path, epoch: int, test: TestSet, scores: torch.
     report = {"dataset": test.dataset, **test_report(scores, test.labels),
               "scored": {"file": f"{path.parent.name}/{path.with_suffix('.pt').name}", "sha256": sha256,
                          "epoch": epoch}}
-    write_json_atomic(path, report)
+    try:
+        write_json_atomic(path, report)
+    except OSError:
+        pass  # a folder it cannot write (the default model installed read-only): scored again next time
     return report
 
 

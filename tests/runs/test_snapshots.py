@@ -76,3 +76,18 @@ def test_a_killed_run_keeps_the_epochs_it_finished(store, mnist_dir):
         model, cfg, ckpt = load_model(snapshot_path(run_dir, epoch))  # weights_only=True inside
         assert ckpt["epoch"] == epoch <= done and cfg.epochs == 30
         torch.load(snapshot_path(run_dir, epoch), weights_only=True)
+
+
+def test_the_default_model_comes_with_its_epochs():
+    """Its epoch slider shows on first launch: a thinned set in git, the kept epoch's weights
+    exactly model.pt's."""
+    from core.predict import model_path
+
+    run_dir = model_path(None).parent
+    kept = list_snapshots(run_dir)
+    model, _, ckpt = load_model(run_dir / "model.pt")
+    assert len(kept) >= 3 and kept[0] == 0 and ckpt["epoch"] == kept[-1], kept
+    assert sum(snapshot_path(run_dir, e).stat().st_size for e in kept) < 8 * 2**20
+    last = load_model(snapshot_path(run_dir, kept[-1]))[0].state_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, last[name]), name
