@@ -22,8 +22,12 @@ def _models_of_runs(choices: dict[str, str], wanted: str) -> list[str] | None:
     return paths or None
 
 
-def show(source, what: str) -> None:
-    choices = model_choices(cached.all_runs())
+def choices() -> dict[str, str]:
+    """The runs to offer, listed once per full page run (a stroke does not list the store)."""
+    return model_choices(cached.all_runs())
+
+
+def show(source, what: str, choices: dict[str, str]) -> None:
     follow_link(KEY, "runs", lambda wanted: _models_of_runs(choices, wanted))
     paths = st.multiselect("Runs to compare on this drawing", list(choices), format_func=choices.get, key=KEY,
                            max_selections=MAX_RUNS, placeholder=f"pick up to {MAX_RUNS} runs")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from core.engine.handwriting import HandwritingDataError, handwriting_report, read_handwriting
 from core.engine.preprocess import ImageError, NoDigitError, ink_map, open_image
@@ -15,9 +14,10 @@ from core.runs.checkpoint import CheckpointError
 from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
 from core.runs.launcher import launch_adaptation
 from dashboard import cached, figures
+from dashboard.drawing_canvas import SIDE as CANVAS_SIDE
+from dashboard.drawing_canvas import drawing_canvas
 
 SET_KEY = "handwriting_set"  # the set chosen here, also where Draw's "right / it was" buttons add
-CANVAS_SIDE = 280
 
 
 def pick_set(key: str = SET_KEY) -> HandwritingSet | None:
@@ -65,13 +65,11 @@ def collect(hw: HandwritingSet, per_digit: int) -> None:
         st.markdown(f"Write a <span style='font-size:6rem;font-weight:700'>{digit}</span>", unsafe_allow_html=True)
     round_ = st.session_state.setdefault("collect_round", 0)
     brush = st.slider("Brush width", 4, 40, 18, key="collect_brush")
-    canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS_SIDE,
-                       height=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-                       key=f"collect_canvas_{round_}")
+    drawn = drawing_canvas(f"collect_canvas_{round_}", brush)
     add, undo = st.columns(2)
     if add.button(f"Add this {digit}", key="collect_add", type="primary",
-                  disabled=canvas.image_data is None or not has_ink(canvas.image_data)):
-        sample = hw.add(digit, canvas.image_data)
+                  disabled=drawn is None or not has_ink(drawn)):
+        sample = hw.add(digit, drawn)
         st.session_state["collect_last"] = (sample.digit, sample.id)
         st.session_state["collect_round"] = round_ + 1
         st.rerun()

@@ -6,26 +6,23 @@ drawing, its prediction (shown first), then the maps and the side-by-side cards,
 never the run listing or the model loading above it."""
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from dashboard import attribution_view, draw_compare, draw_panel, handwriting_view
+from dashboard.drawing_canvas import drawing_canvas
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
 
 
 @st.fragment
-def drawing(picked) -> None:
+def drawing(picked, compare_choices: dict[str, str]) -> None:
     canvas_col, result_col = st.columns([1, 1], gap="large")
     with canvas_col:
         brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
-        canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=280,
-                           height=280, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-                           key=handwriting_view.canvas_key())
-        st.caption("Hover over the canvas for its toolbar: undo, redo, and the bin (Reset canvas & history) clears "
-                   "it.")
+        drawn = drawing_canvas(handwriting_view.canvas_key(), brush)
+        st.caption("The prediction updates each time the pen lifts; Undo takes back the last stroke.")
         upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
 
-    source, what = (upload.getvalue(), "uploaded image") if upload is not None else (canvas.image_data, "drawing")
+    source, what = (upload.getvalue(), "uploaded image") if upload is not None else (drawn, "drawing")
     prediction = None
     with result_col:
         if picked is not None:
@@ -40,7 +37,7 @@ def drawing(picked) -> None:
         attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why")
 
     st.subheader("Side by side")
-    draw_compare.show(source, what)
+    draw_compare.show(source, what, compare_choices)
 
 
 st.title("Draw")
@@ -50,4 +47,4 @@ with model_col:
 with epoch_col:
     if picked is not None:
         picked = model_with_slider(picked, key="draw")
-drawing(picked)
+drawing(picked, draw_compare.choices())

@@ -36,14 +36,15 @@ def loss_fn(loss: str, label_smoothing: float = 0.0):
 @torch.inference_mode()
 def predict_scores(model: nn.Module, images: torch.Tensor, device: torch.device, tta: bool = False) -> torch.Tensor:
     """Scores for [N, 28, 28] uint8 images, in batches, returned on the CPU."""
-    with scoring_threads():
+    with using_threads(SCORING_THREADS):
         return _predict_scores(model, images, device, tta)
 
 
 @contextlib.contextmanager
-def scoring_threads():
+def using_threads(n: int):
+    """torch's intra-op threads set to `n` for the block, then put back."""
     before = torch.get_num_threads()
-    torch.set_num_threads(SCORING_THREADS)
+    torch.set_num_threads(n)
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from core.engine.data import MNIST_MEAN, MNIST_STD
 from core.engine.preprocess import MAX_IMAGE_BYTES, ImageError, NoDigitError, Prepared, open_image, prepare_digit
 
-SIDE = 280  # streamlit-drawable-canvas default size
+SIDE = 280  # the Draw canvas
 WIDTH = 20  # stroke width
 
 # Strokes of each digit, all in the top-left quarter of the canvas (off-centre).
@@ -27,7 +27,7 @@ STROKES = {
 
 
 def draw(digit: str, mode: str = "RGBA", background=(0, 0, 0, 0), ink=(255, 255, 255, 255)) -> Image.Image:
-    """The digit as streamlit-drawable-canvas returns it: transparent, white strokes."""
+    """A drawing with a transparent background and white strokes (as the earlier canvas returned it)."""
     img = Image.new(mode, (SIDE, SIDE), background)
     d = ImageDraw.Draw(img)
     if STROKES[digit] == "ellipse":

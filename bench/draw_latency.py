@@ -1,0 +1,145 @@
+"""Draw page latency in a real browser: N sessions (Chromium tabs, each its own
+Streamlit session) draw with the mouse at once on one server, and each measures the
+time from mouse-up to the new prediction on the page (the confidence figure
+changing). Prints p50/p95 per N, and how long the Draw page took to open.
+
+    python -m bench.draw_latency [--sessions 1 4 8] [--strokes 12] [--with-training]
+
+--with-training keeps a training run (the fast preset, several epochs) going on the
+same two cores while the sessions draw, as a lab machine would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+# Strokes on the 280x280 canvas, one at a time; each changes the drawing, so each
+# brings a new prediction. After the last the page is opened afresh (a clean canvas).
+STROKES = [[(140, 40), (140, 240)], [(60, 50), (210, 50)], [(90, 140), (190, 140)], [(60, 230), (220, 230)]]
+# "What the model saw": its image's address changes with every new drawing read (a digit or a
+# confidence figure can stay the same from one stroke to the next).
+SEEN = """() => { const i = document.querySelector('.st-key-predicted-digit')
+    && document.querySelector('[data-testid="stImage"] img'); return i ? i.src : null; }"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def start_server(runs: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_HANDWRITING_DIR": str(runs.parent / "hw")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    sys.exit("streamlit did not start")
+
+
+async def open_draw(page, url: str) -> float:
+    started = time.perf_counter()
+    await page.goto(f"{url}/draw")
+    await page.locator(".st-key-canvas").wait_for(timeout=120_000)
+    await page.wait_for_function("() => document.body.innerText.includes('Draw a digit') && "
+                                 "document.body.innerText.includes('Epoch')", timeout=120_000)
+    opened = time.perf_counter() - started
+    await page.wait_for_timeout(800)  # fabric.js attaches its mouse handlers
+    return opened
+
+
+async def session(browser, url: str, strokes: int, waits: list[float], opens: list[float]) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = await context.new_page()
+    done = 0
+    while done < strokes:
+        opens.append(await open_draw(page, url))
+        for stroke in STROKES:
+            if done == strokes:
+                break
+            box = await page.locator(".st-key-canvas").bounding_box()  # now: the layout may have moved
+            before = await page.evaluate(SEEN)
+            await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+            await page.mouse.down()
+            for x, y in stroke[1:]:
+                await page.mouse.move(box["x"] + x, box["y"] + y, steps=12)
+            lifted = time.perf_counter()
+            await page.mouse.up()
+            try:
+                await page.wait_for_function(f"prev => ({SEEN})() !== prev && ({SEEN})() !== null",
+                                             arg=before, polling=20, timeout=60_000)
+            except Exception:
+                await page.screenshot(path="/tmp/draw-latency-timeout.png", full_page=True)
+                raise
+            waits.append(time.perf_counter() - lifted)
+            done += 1
+            await page.wait_for_timeout(300)  # a person looks before the next stroke
+    await context.close()
+
+
+async def measure(url: str, sessions: int, strokes: int) -> tuple[list[float], list[float]]:
+    from playwright.async_api import async_playwright
+
+    waits: list[float] = []
+    opens: list[float] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        await asyncio.gather(*(session(browser, url, strokes, waits, opens) for _ in range(sessions)))
+        await browser.close()
+    return waits, opens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--strokes", type=int, default=12, help="strokes each session draws")
+    parser.add_argument("--with-training", action="store_true")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        runs.mkdir()
+        server = start_server(runs, args.port)
+        trainer = None
+        try:
+            url = f"http://127.0.0.1:{args.port}"
+            asyncio.run(measure(url, 1, 1))  # warm: the default model loaded, the page's modules imported
+            if args.with_training:
+                trainer = subprocess.Popen([sys.executable, "-m", "core.train", "--preset", "fast", "--epochs", "30",
+                                            "--runs-dir", str(Path(tmp) / "train")], cwd=ROOT,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for n in args.sessions:
+                waits, opens = asyncio.run(measure(url, n, args.strokes))
+                ms = [w * 1000 for w in waits]
+                print(f"{n} session(s){' + training' if trainer else ''}: mouse-up to prediction p50 "
+                      f"{statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms "
+                      f"({len(ms)} strokes); opening Draw p50 {statistics.median(opens):.1f} s, "
+                      f"max {max(opens):.1f} s", flush=True)
+        finally:
+            if trainer is not None:
+                trainer.terminate()
+            server.terminate()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
