@@ -7,12 +7,12 @@ picked up without restarting the app. Nothing here trains or writes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import streamlit as st
 
 from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.store_files import PROGRESS_FIELDS, record_problems, report_problems
 from core.runs.store import DEFAULT_MODEL_DIR, RunInfo, list_runs, load_run, read_json, runs_dir_setting
 
 
@@ -42,11 +42,12 @@ def fresh_run(run_id: str) -> RunInfo | None:
 
 
 def read_progress(run_dir: Path) -> dict:
+    """A live run's progress.json, or {} when it is absent, unreadable or off."""
     try:
         progress = read_json(Path(run_dir) / "progress.json")
-        return progress if isinstance(progress, dict) else {}
     except (OSError, ValueError):
         return {}
+    return {} if record_problems(progress, PROGRESS_FIELDS, "progress.json") else progress
 
 
 def _mtime(path: Path) -> float:
@@ -72,7 +73,11 @@ def get_model(path: Path):
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _cached_evaluation(path_str: str, mtime: float) -> dict:
-    return json.loads(Path(path_str).read_text())
+    report = read_json(Path(path_str))
+    problems = report_problems(report)
+    if problems:
+        raise ValueError(problems[0])
+    return report
 
 
 def get_evaluation(run_dir: Path) -> dict:

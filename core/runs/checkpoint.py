@@ -15,6 +15,7 @@ import torch.nn as nn
 from core.engine.config import TrainConfig
 from core.engine.models import build_model
 from core.runs.files import write_bytes_atomic
+from core.runs.store_files import StoreFileError, read_bytes
 
 
 class CheckpointError(ValueError):
@@ -31,10 +32,12 @@ def save_checkpoint(path: Path, model: nn.Module, cfg: TrainConfig, **extra) -> 
 def read_checkpoint(path: Path) -> dict:
     """The checkpoint's contents plus `sha256`, the digest of exactly the bytes loaded."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bytes(Path(path))
         ckpt = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist") from None
+    except StoreFileError as e:
+        raise CheckpointError(str(e)) from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         # weights_only refuses pickles that carry code; truncated files land here too.
         reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
@@ -46,12 +49,29 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def load_model(path: Path) -> tuple[nn.Module, TrainConfig, dict]:
-    """Rebuild the model in eval mode on the CPU; returns (model, config, checkpoint)."""
+    """Rebuild the model in eval mode on the CPU; returns (model, config, checkpoint).
+    The config is first built on torch's meta device (shapes, no memory) and must give
+    exactly the weights the file holds: a config naming an absurd width is refused before
+    a byte of it is allocated."""
     ckpt = read_checkpoint(path)
     try:
         cfg = TrainConfig.from_dict(ckpt["config"])
+        _check_shapes(cfg, ckpt["state_dict"])
         model = build_model(cfg)
         model.load_state_dict(ckpt["state_dict"])
-    except (TypeError, KeyError, RuntimeError, ValueError) as e:
+    except (TypeError, KeyError, RuntimeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{Path(path).name} does not match its config: {str(e)[:160]}") from None
     return model.eval(), cfg, ckpt
+
+
+def _check_shapes(cfg: TrainConfig, state: dict) -> None:
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise ValueError("its weights are not a table of tensors")
+    if cfg.widths is not None and len(cfg.widths) > 6:
+        raise ValueError(f"{len(cfg.widths)} layer widths (at most 6)")
+    with torch.device("meta"):
+        wanted = {name: tuple(t.shape) for name, t in build_model(cfg).state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    if wanted != found:
+        differing = sorted(set(wanted.items()) ^ set(found.items()))[:2]
+        raise ValueError(f"the weights are not the ones its config builds ({differing})")

@@ -31,4 +31,7 @@ def write_json_atomic(path: Path, obj) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+    """JSON from a file of the store, read the guarded way (core.runs.store_files)."""
+    from core.runs.store_files import read_json as guarded
+
+    return guarded(path)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
 from core.runs.liveness import is_alive
+from core.runs.store_files import (CONFIG_FIELDS, MAX_METRIC_ROWS, STATUS_FIELDS, StoreFileError, read_text,
+                                   record_problems)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
@@ -83,12 +85,14 @@ def metrics_to_csv(rows: list[dict]) -> bytes:
 
 def read_metrics(path: Path) -> list[dict]:
     """Rows of metrics.csv as floats (epoch as int); raises ValueError on garbage."""
-    with open(path, newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None or not set(METRIC_COLUMNS) <= set(reader.fieldnames):
             raise ValueError("metrics.csv lacks the expected columns")
         rows = []
         for row in reader:
+            if len(rows) == MAX_METRIC_ROWS:
+                raise ValueError(f"metrics.csv has over {MAX_METRIC_ROWS:,} rows")
             parsed = {k: float(row[k]) for k in METRIC_COLUMNS}
             parsed.update({k: float(row.get(k) or "nan") for k in LATER_METRIC_COLUMNS})
             parsed["epoch"] = int(parsed["epoch"])
@@ -148,37 +152,27 @@ class RunInfo:
 
     @property
     def has_model(self) -> bool:
-        return (self.path / "model.pt").is_file()
+        model = self.path / "model.pt"
+        return model.is_file() or model.is_symlink()  # a link is refused when read, not hidden
 
 
 def load_run(path: Path) -> RunInfo:
-    """Read a run folder, collecting problems instead of raising."""
+    """Read a run folder, collecting problems instead of raising: every file through the
+    guarded reader, every field the pages read checked for its type. What fails its
+    check is dropped (the run is listed as broken, with the reason)."""
     path = Path(path)
     info = RunInfo(run_id=path.name, path=path)
-    try:
-        info.config = read_json(path / "config.json")
-        if not isinstance(info.config, dict):
-            raise ValueError("not a JSON object")
-    except FileNotFoundError:
-        info.problems.append("config.json is missing")
-    except (ValueError, OSError) as e:
-        info.problems.append(f"config.json is unreadable ({type(e).__name__})")
-        info.config = {}
-    try:
-        info.status = read_json(path / "status.json")
-        if not isinstance(info.status, dict):
-            raise ValueError("not a JSON object")
+    info.config = _record(path / "config.json", CONFIG_FIELDS, info.problems)
+    info.status = _record(path / "status.json", STATUS_FIELDS, info.problems)
+    if info.status:
         info.state = effective_state(info.status)
         if info.state != info.status.get("state"):
             info.status = {**info.status, "error": info.status.get("error") or "the training process ended without finishing (killed?)"}
-    except FileNotFoundError:
-        info.problems.append("status.json is missing")
-    except (ValueError, OSError) as e:
-        info.problems.append(f"status.json is unreadable ({type(e).__name__})")
-        info.status = {}
-    if (path / "metrics.csv").exists():
+    if (path / "metrics.csv").exists() or (path / "metrics.csv").is_symlink():
         try:
             info.metrics = read_metrics(path / "metrics.csv")
+        except StoreFileError as e:
+            info.problems.append(str(e))
         except (ValueError, KeyError, TypeError, OSError, csv.Error) as e:
             info.problems.append(f"metrics.csv is unreadable ({type(e).__name__})")
     # The summary is copied into status.json when a run ends, so listing never
@@ -193,6 +187,25 @@ def load_run(path: Path) -> RunInfo:
     return info
 
 
+def _record(path: Path, fields: dict, problems: list[str]) -> dict:
+    """A JSON object of the run folder, checked against `fields`; {} (and the reason in
+    `problems`) when it is missing, unreadable or off."""
+    try:
+        record = read_json(path)
+    except FileNotFoundError:
+        problems.append(f"{path.name} is missing")
+        return {}
+    except StoreFileError as e:
+        problems.append(str(e))
+        return {}
+    except (ValueError, OSError) as e:
+        problems.append(f"{path.name} is unreadable ({type(e).__name__})")
+        return {}
+    found = record_problems(record, fields, path.name)
+    problems.extend(found)
+    return {} if found else record
+
+
 _model_checks: dict[tuple, str | None] = {}
 
 
@@ -202,7 +215,7 @@ def model_problem(model_path: Path) -> str | None:
     their config is checked when the model is actually used."""
     from core.runs.checkpoint import CheckpointError, read_checkpoint  # torch only when a model is there
 
-    stat = model_path.stat()
+    stat = model_path.lstat()
     key = (str(model_path), stat.st_mtime_ns, stat.st_size)
     if key not in _model_checks:
         try:
