@@ -13,7 +13,8 @@ import streamlit as st
 
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.store_files import PROGRESS_FIELDS, record_problems, report_problems
-from core.runs.store import DEFAULT_MODEL_DIR, RunInfo, list_runs, load_run, read_json, runs_dir_setting
+from core.runs.store import (DEFAULT_MODEL_DIR, RunInfo, RunStoreError, list_runs, load_run, read_json, run_path,
+                             runs_dir_setting)
 
 
 def runs_dir() -> Path:
@@ -37,7 +38,10 @@ def refresh_runs() -> None:
 
 def fresh_run(run_id: str) -> RunInfo | None:
     """One run read now, uncached (for live views); None if the folder is gone."""
-    path = runs_dir() / run_id
+    try:
+        path = run_path(runs_dir(), run_id)  # the one checked way from an id to a folder
+    except RunStoreError:
+        return None
     return load_run(path) if path.is_dir() else None
 
 

@@ -13,7 +13,7 @@ from core.runs.store import RunStoreError
 from core.runs.sweep_plan import SweepError, format_value, split_values, sweepable_options
 from core.runs.sweep_record import aggregate, load_sweep, sweep_table
 from dashboard import cached, sweep_figures
-from dashboard.widgets import LIVE_STATES, state_badge
+from dashboard.widgets import LIVE_STATES, plain, state_badge
 
 DEFAULTS = {o.name: o.default for o in O.OPTIONS}
 CHOICES = {**{o.name: o.choices for o in O.OPTIONS if o.choices}, "preset": tuple(C.PRESETS)}
@@ -84,7 +84,8 @@ def pick_sweep(sweeps: list[dict]) -> str:
     ids = [s["id"] for s in sweeps]
     wanted = st.query_params.get("sweep")
     if wanted and wanted not in ids:
-        st.warning(f"Sweep {wanted[:60]!r} is not in {cached.runs_dir().parent / 'sweeps'}; showing the latest instead.")
+        st.warning(f"Sweep '{plain(wanted)}' is not in {plain(cached.runs_dir().parent / 'sweeps', 200)}; showing the "
+                   "latest instead.")
     labels = {s["id"]: _sweep_label(s) for s in sweeps}
     chosen = st.selectbox("Sweep", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
     if chosen != wanted:

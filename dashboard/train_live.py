@@ -14,7 +14,7 @@ from core.engine.datasets import TITLES
 from core.runs.launcher import cancel_run
 from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
 from dashboard import cached, figures
-from dashboard.widgets import LIVE_STATES, format_seconds, run_label, state_badge
+from dashboard.widgets import LIVE_STATES, format_seconds, plain, run_label, state_badge
 
 LOG_TAIL_CHARS = 3000
 
@@ -26,7 +26,7 @@ def attached_run(runs: list[RunInfo]) -> tuple[RunInfo | None, str]:
         run = cached.fresh_run(wanted) if is_valid_run_id(wanted) else None
         if run is not None:
             return run, "This run"
-        st.warning(f"Run {wanted[:60]!r} is not in the run store; showing the latest instead.")
+        st.warning(f"Run '{plain(wanted)}' is not in the run store; showing the latest instead.")
     live = [r for r in runs if r.state in LIVE_STATES]
     if live:
         return cached.fresh_run(live[0].run_id) or live[0], "Run in progress"

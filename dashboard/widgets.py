@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +20,16 @@ LIVE_STATES = ("queued", "running")
 
 def state_badge(state: str) -> None:
     st.badge(state, color=STATE_COLOURS.get(state, "gray"))
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
+
+
+def plain(text: str, limit: int = 60) -> str:
+    """A text from a link or a file, to show inside Markdown (warnings, captions) as the
+    characters it is: no link, image, emphasis or emoji shortcode can come of it."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text)[:limit])
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def follow_link(key: str, param: str, value_for) -> None:

@@ -141,7 +141,7 @@ def signal_owner(status: dict, signum: int = signal.SIGTERM) -> bool:
     """Send `signum` to the status's owner only if it is this host's live process with
     the recorded pid and start time; True if sent. Never signals anyone else."""
     process = owner_here(status)
-    if process is None:
+    if process is None or not is_digit_lab_process(process):
         return False
     try:
         process.send_signal(signum)  # psutil checks the start time again just before
@@ -150,11 +150,35 @@ def signal_owner(status: dict, signum: int = signal.SIGTERM) -> bool:
     return True
 
 
+# The entry points that own a run or a sweep, and the title Ray gives the worker that
+# trains a sweep's trial. A record naming any other process (a forged or stale status.json)
+# gets no signal, only the cancel file.
+OWNER_MODULES = ("core.train", "core.adapt", "core.sweep")
+RAY_WORKER_TITLE = "ray::"
+
+
+def is_digit_lab_process(process: psutil.Process) -> bool:
+    """Whether a live process is one of ours: `python -m core.train|adapt|sweep`, or a
+    Ray worker (whose title Ray sets to ray::...)."""
+    try:
+        argv = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    if argv and argv[0].startswith(RAY_WORKER_TITLE):
+        return True
+    return any(a == "-m" and b in OWNER_MODULES for a, b in zip(argv, argv[1:]))
+
+
 def request_cancel(folder: Path) -> None:
-    """Write the cancel file into a run (or sweep) folder; its owner stops when it sees it."""
-    path = Path(folder) / CANCEL_FILE
-    if not path.exists():
-        path.write_text(now_iso() + "\n")
+    """Create the cancel file in a run (or sweep) folder; its owner stops when it sees it.
+    Created, never followed: a link planted under that name is left as it is (and its
+    presence already reads as a request)."""
+    try:
+        fd = os.open(Path(folder) / CANCEL_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(now_iso() + "\n")
 
 
 def cancel_watch(path: Path, every: float = CANCEL_POLL_S) -> Callable[[], bool]:

@@ -33,8 +33,10 @@ RUNS_DIR_ENV = "DIGIT_LAB_RUNS_DIR"
 
 
 def runs_dir_setting() -> Path:
-    """The store the app reads: $DIGIT_LAB_RUNS_DIR, else artifacts/runs."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
+    """The store the app reads: $DIGIT_LAB_RUNS_DIR, else artifacts/runs; always absolute
+    (a relative setting is taken from the working folder, once, here), so that the app
+    and every child it launches, whatever their working folder, mean one store."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR).expanduser().absolute()
 
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
@@ -65,7 +67,7 @@ def new_run_id(name: str = "") -> str:
 
 
 def is_valid_run_id(run_id: str) -> bool:
-    return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
+    return isinstance(run_id, str) and bool(_RUN_ID.fullmatch(run_id))  # fullmatch: `$` allows a final newline
 
 
 def run_path(runs_dir: Path, run_id: str) -> Path:

@@ -98,7 +98,33 @@ def test_this_host_with_the_right_identity_is_running(store, sleeper):
     assert effective_state(status) == "running"
     assert cancel_run(store, RUN_ID) is True
     assert (run_dir / CANCEL_FILE).exists()
-    assert sleeper.wait(timeout=10) == -signal.SIGTERM  # the identity matches: it is signalled too
+    # Host, pid and start time match, but `sleep` is not a Digit Lab run: a forged record
+    # gets its cancel file and never a signal.
+    with pytest.raises(subprocess.TimeoutExpired):
+        sleeper.wait(timeout=1.5)
+
+
+def test_only_our_entry_points_count_and_a_planted_cancel_link_is_not_followed(store, tmp_path):
+    from core.runs.liveness import is_digit_lab_process, request_cancel
+
+    class Process:  # what psutil reports of a process's command line
+        def __init__(self, *argv):
+            self.argv = list(argv)
+
+        def cmdline(self):
+            return self.argv
+
+    assert is_digit_lab_process(Process("/usr/bin/python3", "-m", "core.train", "--run-id", "x"))
+    assert is_digit_lab_process(Process("ray::ImplicitFunc.train"))
+    assert not is_digit_lab_process(Process("sleep", "60"))
+    assert not is_digit_lab_process(Process("python3", "-c", "import core.train"))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / CANCEL_FILE).symlink_to(outside)
+    request_cancel(folder)
+    assert outside.read_text() == "keep"  # the link was not written through
 
 
 def test_another_host_lives_by_its_heartbeat(store):
