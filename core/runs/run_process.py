@@ -22,7 +22,7 @@ from core.engine.datasets import TestSet, load_digits
 from core.engine.models import build_model, count_parameters
 from core.engine.trainer import Cancelled, Hooks, fit, resolve_device
 from core.runs.checkpoint import save_checkpoint
-from core.runs.files import write_bytes_atomic, write_json_atomic
+from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
 from core.runs.provenance import provenance
@@ -121,7 +121,7 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         clock = time.perf_counter()
         data = job.load()
         timings = {"data_load_s": time.perf_counter() - clock}
-        described = job.describe(device)
+        described = _renamed_meanwhile(run_dir, job.describe(device))
         write_json_atomic(run_dir / "config.json", described)
         print(job.intro(described), file=sys.stderr, flush=True)
         snapshots = SnapshotKeeper(run_dir, cfg, snapshot_budget)
@@ -164,6 +164,16 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         for s, handler in previous.items():
             signal.signal(s, handler)
     return run_dir
+
+
+def _renamed_meanwhile(run_dir: Path, described: dict) -> dict:
+    """config.json as described now, with the name the user gave the run while it was
+    queued or loading (core.runs.store.rename_run writes it there): a rename is kept."""
+    try:
+        name = read_json(run_dir / "config.json").get("name")
+    except (OSError, ValueError, AttributeError):
+        return described
+    return {**described, "name": name} if isinstance(name, str) and name else described
 
 
 def _first_step(timings: dict):

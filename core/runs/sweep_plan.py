@@ -150,6 +150,8 @@ def grid_points(typed: dict[str, list], samples: int | None, rng_seed: int) -> l
     if samples is not None:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise SweepError("--samples", f"{samples!r} is not a whole number >= 1")
+        if samples > MAX_TRIALS:  # before drawing: a million samples are a million points drawn
+            raise SweepError("--samples", f"{samples} is too many (at most {MAX_TRIALS} trials)")
         if samples < total:
             picked = sorted(random.Random(rng_seed).sample(range(total), samples))
             return [_point_at(typed, names, i) for i in picked]

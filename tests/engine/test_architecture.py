@@ -84,8 +84,25 @@ def test_estimate_counts_the_training_digits_actually_used():
 def test_tta_makes_the_final_report_dearer():
     measured = Measured(step_seconds=0.0, eval_seconds_per_image=1e-4)
     plain, tta = (estimate_run_seconds(from_preset(None, tta=t), measured) for t in (False, True))
-    assert tta.report_seconds == pytest.approx(5 * plain.report_seconds)
+    # Without TTA only the zip codes are scored at the end (MNIST's scores are the loop's);
+    # with it both test sets, five passes each.
+    assert plain.report_seconds == pytest.approx(2_007 * 1e-4)
+    assert tta.report_seconds == pytest.approx(5 * (10_000 + 2_007) * 1e-4)
     assert tta.scoring_seconds_per_epoch == plain.scoring_seconds_per_epoch
+
+
+def test_a_huge_batch_is_timed_at_a_bounded_size_and_scaled(monkeypatch):
+    """The Train preview never runs a step of more than MAX_TIMED_BATCH digits inside the
+    server, whatever the form says (55,000 would take gigabytes)."""
+    import core.engine.step_time as step_time
+
+    seen = []
+    real = step_time._random_digits
+    monkeypatch.setattr(step_time, "_random_digits", lambda cfg, n, gen: (seen.append(n), real(cfg, n, gen))[1])
+    big = measure_step_seconds(from_preset("fast", batch_size=20_000))
+    assert seen and max(seen) == step_time.MAX_TIMED_BATCH
+    small = measure_step_seconds(from_preset("fast", batch_size=512))
+    assert big > 10 * small  # scaled to the batch asked for, not the one timed
 
 
 def test_measuring_is_short_positive_and_restores_the_thread_count():

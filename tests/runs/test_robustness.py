@@ -184,3 +184,40 @@ def test_a_running_run_cannot_be_deleted(running_store):
     with pytest.raises(RunStoreError, match="cancel"):
         delete_run(running_store, run_id)
     assert (running_store / run_id / "model.pt").exists()
+
+
+def test_a_rename_while_queued_is_kept_when_the_run_starts(mnist_dir, tmp_path):
+    """The run rewrites config.json once it has loaded its data: the name given while it
+    waited in the queue must survive that."""
+    import threading
+
+    from core.runs.liveness import identity
+    from core.runs.run_process import run_training
+    from core.runs.store import rename_run, write_status
+
+    runs = tmp_path / "runs"
+    blocker = runs / "20260101-000000-blocker-0001"
+    blocker.mkdir(parents=True)
+    write_status(blocker, state="running", **identity(os.getpid()))  # holds the only slot
+    run_id = "20260101-000001-queued-0002"
+    thread = threading.Thread(target=run_training, args=(small_config(mnist_dir, epochs=1, train_limit=500),),
+                              kwargs=dict(runs_dir=runs, run_id=run_id, queue_limit=1))
+    (runs / run_id).mkdir()
+    thread.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and not (runs / run_id / "config.json").exists():
+        time.sleep(0.05)
+    assert read_json(runs / run_id / "status.json")["state"] == "queued"
+    rename_run(runs, run_id, "renamed while queued")
+    write_status(blocker, state="completed")
+    thread.join(timeout=120)
+    assert read_json(runs / run_id / "status.json")["state"] == "completed"
+    assert read_json(runs / run_id / "config.json")["name"] == "renamed while queued"
+
+
+def test_a_relative_store_setting_means_one_folder_for_the_app_and_its_children(monkeypatch, tmp_path):
+    from core.runs.store import RUNS_DIR_ENV, runs_dir_setting
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(RUNS_DIR_ENV, "my-runs")
+    assert runs_dir_setting() == tmp_path / "my-runs"  # absolute, taken from where the app started

@@ -261,3 +261,10 @@ def test_tune_records_hold_each_trials_real_hyperparameters(mnist_dir, tmp_path)
         assert start.hparams["activation"].string_value == trial["point"]["activation"]
         assert "ray/tune/val_acc" in events.Tags()["scalars"]
         assert list(run_dir.glob("events.out.tfevents.*"))  # and the run's own, beside its other files
+
+
+def test_a_huge_sample_count_is_refused_before_anything_is_drawn():
+    started = time.perf_counter()
+    with pytest.raises(SweepError, match="samples"):
+        plan_sweep({"dropout": ["0", "0.25", "0.5"], "lr": ["0.001", "0.01"]}, seeds=1, base={}, samples=1_000_000)
+    assert time.perf_counter() - started < 1.0
