@@ -43,7 +43,8 @@ def result_lines(summary: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m core.adapt", description="Adapt a run's model to one person's digits.")
-    parser.add_argument("--run", default=str(DEFAULT_MODEL_DIR), help="parent run directory (default: the default model)")
+    parser.add_argument("--run", default=str(DEFAULT_MODEL_DIR),
+                        help="parent run directory (default: the default model)")
     parser.add_argument("--handwriting", required=True, help="a handwriting set: <set>/<digit>/<image>")
     parser.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR), help="where run directories go")
     parser.add_argument("--name", help="the new run's name")

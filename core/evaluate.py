@@ -47,9 +47,11 @@ def score_handwriting(run: str, set_dir: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m core.evaluate", description="Score a run's model.pt on the test set.")
     parser.add_argument("--run", default=str(DEFAULT_MODEL_DIR), help="run directory (default: the default model)")
-    parser.add_argument("--data-dir", help="data folder with MNIST/ and USPS/ (else $MNIST_DATA_DIR, else the per-user cache)")
+    parser.add_argument("--data-dir",
+                        help="data folder with MNIST/ and USPS/ (else $MNIST_DATA_DIR, else the per-user cache)")
     parser.add_argument("--handwriting", metavar="SET_DIR",
-                        help="score on a handwriting set (<set>/<digit>/<image>) instead; evaluation.json is left as it is")
+                        help="score on a handwriting set (<set>/<digit>/<image>) instead; evaluation.json is "
+                             "left as it is")
     args = parser.parse_args(argv)
     if args.handwriting is not None:
         return score_handwriting(args.run, args.handwriting)

@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default=str(DEFAULT_MODEL_DIR), help="run directory (default: the default model)")
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument("--out", help="output folder (default: RUN_DIR/export/)")
-    parser.add_argument("--data-dir", help="data folder with MNIST/ for the check (else $MNIST_DATA_DIR, else the per-user cache)")
+    parser.add_argument("--data-dir",
+                        help="data folder with MNIST/ for the check (else $MNIST_DATA_DIR, else the per-user cache)")
     args = parser.parse_args(argv)
     try:
         if args.format == "state_dict":

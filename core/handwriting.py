@@ -14,12 +14,19 @@ import sys
 from pathlib import Path
 
 from core.runs.command_line import OneLineParser, fail
-from core.runs.handwriting_sets import HandwritingError, HandwritingSet, check_set_name, handwriting_dir_setting, list_sets
+from core.runs.handwriting_sets import (
+    HandwritingError,
+    HandwritingSet,
+    check_set_name,
+    handwriting_dir_setting,
+    list_sets,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m core.handwriting", description="Manage handwriting sets.")
-    parser.add_argument("--root", help="where sets live (default: $DIGIT_LAB_HANDWRITING_DIR, else artifacts/handwriting)")
+    parser.add_argument("--root",
+                        help="where sets live (default: $DIGIT_LAB_HANDWRITING_DIR, else artifacts/handwriting)")
     commands = parser.add_subparsers(dest="command", required=True)
     imports = commands.add_parser("import", help="import a folder or a zip into a set (made if new)")
     imports.add_argument("name")

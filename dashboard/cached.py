@@ -12,9 +12,17 @@ from pathlib import Path
 import streamlit as st
 
 from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.store import (
+    DEFAULT_MODEL_DIR,
+    RunInfo,
+    RunStoreError,
+    list_runs,
+    load_run,
+    read_json,
+    run_path,
+    runs_dir_setting,
+)
 from core.runs.store_files import PROGRESS_FIELDS, record_problems, report_problems
-from core.runs.store import (DEFAULT_MODEL_DIR, RunInfo, RunStoreError, list_runs, load_run, read_json, run_path,
-                             runs_dir_setting)
 
 
 def runs_dir() -> Path:

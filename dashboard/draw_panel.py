@@ -5,8 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine.prediction import Prediction, predict_image
-from core.engine.preprocess import (LOOPS_CLOSE, MNIST_STROKE_MEDIAN, MNIST_STROKE_P95, ImageError, NoDigitError,
-                                    Prepared)
+from core.engine.preprocess import (
+    LOOPS_CLOSE,
+    MNIST_STROKE_MEDIAN,
+    MNIST_STROKE_P95,
+    ImageError,
+    NoDigitError,
+    Prepared,
+)
 from dashboard import figures
 from dashboard.widgets import upscale
 

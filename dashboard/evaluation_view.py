@@ -34,8 +34,8 @@ def show_report(report: dict, dataset: str, key: str, run_id: str, picked: Picke
     wrong = report.get("misclassified", [])
     gallery.apply_selection(event, key=key)
     true, pred = gallery.class_filters(key=key)
-    shown = gallery.show([m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)],
-                         key=key, dataset=dataset)
+    kept = [m for m in wrong if (true is None or m["true"] == true) and (pred is None or m["pred"] == pred)]
+    shown = gallery.show(kept, key=key, dataset=dataset)
     if shown and picked is not None:
         _why(shown, dataset, picked, key)
 

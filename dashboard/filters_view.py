@@ -74,9 +74,11 @@ def pick_digit(key: str) -> DigitChoice | None:
     """The input digit: a test-set image by index or at random, or the one drawn on the Draw page;
     None after saying why there is none."""
     images, labels, error = cached.test_set("mnist")
-    sources = (["Test-set digit"] if images is not None else []) + (["Drawn digit"] if DRAWN_KEY in st.session_state else [])
+    sources = ((["Test-set digit"] if images is not None else [])
+               + (["Drawn digit"] if DRAWN_KEY in st.session_state else []))
     if not sources:
-        st.info(f"Draw a digit on the Draw page to see its feature maps (the MNIST test set is not available: {error}).")
+        st.info("Draw a digit on the Draw page to see its feature maps "
+                f"(the MNIST test set is not available: {error}).")
         return None
     source = st.radio("Digit", sources, horizontal=True, key=f"{key}_source")
     if source == "Drawn digit":

@@ -53,7 +53,8 @@ def show(misclassified: list[dict], key: str, dataset: str = "mnist") -> list[di
         st.info("No misclassified test digits match this filter.")
         return []
     pages = (len(misclassified) - 1) // PER_PAGE + 1
-    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"{key}_page") if pages > 1 else 1
+    page = (st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"{key}_page")
+            if pages > 1 else 1)
     chunk = misclassified[(page - 1) * PER_PAGE: page * PER_PAGE]
     images, labels, error = cached.test_set(dataset)
     if images is None:

@@ -60,8 +60,8 @@ def run_row(run: RunInfo) -> dict:
 
 
 VIEW_PAGES = ("evaluate", "filters", "draw")
-COLUMNS = ["name", *VIEW_PAGES, "state", "model", "dataset", "test acc", "other handwriting", "best val acc", "time (s)", *KEY_SETTINGS, "widths",
-           "parameters", "epochs done", "problems", "sweep", "run id"]
+COLUMNS = ["name", *VIEW_PAGES, "state", "model", "dataset", "test acc", "other handwriting", "best val acc",
+           "time (s)", *KEY_SETTINGS, "widths", "parameters", "epochs done", "problems", "sweep", "run id"]
 
 
 def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:

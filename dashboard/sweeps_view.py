@@ -105,7 +105,8 @@ def trials_table(record: dict) -> None:
     st.dataframe(frame, hide_index=True, column_config={
         "val_acc": st.column_config.NumberColumn("best val acc", format="percent"),
         "test_acc": st.column_config.NumberColumn("test acc", format="percent"),
-        "open": st.column_config.LinkColumn("run", display_text="open on Evaluate", help="the run's confusion matrix and mistakes"),
+        "open": st.column_config.LinkColumn("run", display_text="open on Evaluate",
+                                            help="the run's confusion matrix and mistakes"),
         "run_id": st.column_config.TextColumn("run id"),
     })
 

@@ -3,8 +3,8 @@ model reads them, and adapt a model to you (a background run, watched live)."""
 
 import streamlit as st
 
-from dashboard import handwriting_view as view
 from dashboard import cached
+from dashboard import handwriting_view as view
 from dashboard.train_live import show_run, watch_run
 from dashboard.widgets import LIVE_STATES, model_picker
 

@@ -39,7 +39,8 @@ st.dataframe(frame, hide_index=True, column_config={
         format="percent", help="on the other dataset's test set: USPS zip codes for an MNIST run, and back"),
     "lr": st.column_config.NumberColumn(format="%g"),
     "parameters": st.column_config.NumberColumn(format="localized"),
-    **{page: st.column_config.LinkColumn(page.title(), display_text=page.title(), help=f"this run on the {page.title()} page")
+    **{page: st.column_config.LinkColumn(page.title(), display_text=page.title(),
+                                         help=f"this run on the {page.title()} page")
        for page in run_tables.VIEW_PAGES},
 })
 

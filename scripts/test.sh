@@ -10,4 +10,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq chromium >/dev/null
 fi
+# The linter first (pyproject.toml's [tool.ruff]): a lint error fails the run before a test starts.
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -9,9 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.engine.options import (ACTIVATIONS, DATASETS, DEFAULT_VAL_SIZES, DEFAULT_WIDTHS, DEVICES, LOSSES, MODELS,
-                                 OPTIMIZERS, OPTION, OPTIONS, PADDINGS, POOLINGS, SCHEDULERS, TRAIN_SIZE, TRAIN_SIZES,
-                                 ConfigError, check_range)
+from core.engine.options import (
+    ACTIVATIONS,
+    DATASETS,
+    DEFAULT_VAL_SIZES,
+    DEFAULT_WIDTHS,
+    DEVICES,
+    LOSSES,
+    MODELS,
+    OPTIMIZERS,
+    OPTION,
+    OPTIONS,
+    PADDINGS,
+    POOLINGS,
+    SCHEDULERS,
+    TRAIN_SIZE,
+    TRAIN_SIZES,
+    ConfigError,
+    check_range,
+)
 
 __all__ = ["TrainConfig", "PRESETS", "ConfigError", "from_preset", "validate", "check_name", "feature_map_sizes",
            "MODELS", "ACTIVATIONS", "POOLINGS", "PADDINGS", "OPTIMIZERS", "SCHEDULERS", "LOSSES", "DEVICES",

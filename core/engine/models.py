@@ -74,7 +74,8 @@ def conv_block(cin: int, cout: int, cfg: TrainConfig) -> nn.Sequential:
     """Conv -> [BatchNorm] -> activation -> pooling (or a stride-2 conv instead)."""
     pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
     stride = 2 if cfg.pooling == "none" else 1
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, cfg.kernel_size, stride=stride, padding=pad, bias=not cfg.batchnorm)]
+    conv = nn.Conv2d(cin, cout, cfg.kernel_size, stride=stride, padding=pad, bias=not cfg.batchnorm)
+    layers: list[nn.Module] = [conv]
     if cfg.batchnorm:
         layers.append(nn.BatchNorm2d(cout))
     layers.append(make_activation(cfg.activation))

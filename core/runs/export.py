@@ -175,7 +175,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path | None = None, *, data_
     write_bytes_atomic(onnx_path, data)
     description = onnx_description(run_dir, cfg, ckpt, opset)
     write_json_atomic(json_path, description)
-    checked_on = "the MNIST test set, laid out as this model is fed it" if digits is None else "digits given by the caller"
+    checked_on = ("the MNIST test set, laid out as this model is fed it" if digits is None
+                  else "digits given by the caller")
     check = check_onnx(onnx_path, model, check_digits(cfg, data_dir) if digits is None else digits)
     write_json_atomic(json_path, {**description, "check": {
         "against": "PyTorch, with onnxruntime", "on": checked_on, **asdict(check),

@@ -20,8 +20,15 @@ from core.engine.config import TrainConfig, validate
 from core.runs.command_line import config_to_args, options_to_args
 from core.runs.liveness import now_iso, request_cancel, signal_owner
 from core.runs.queue import DEFAULT_LIMIT
-from core.runs.store import (PROJECT_ROOT, effective_state, new_run_id, read_json, run_path, write_json_atomic,
-                             write_status)
+from core.runs.store import (
+    PROJECT_ROOT,
+    effective_state,
+    new_run_id,
+    read_json,
+    run_path,
+    write_json_atomic,
+    write_status,
+)
 from core.runs.sweep_plan import SweepError, grid_to_args, plan
 from core.runs.sweep_record import LIVE_STATES, read_record, sweep_path, sweeps_dir_for, write_record
 

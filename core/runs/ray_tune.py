@@ -64,8 +64,8 @@ def ray_init(address: str | None, log_path: Path) -> None:
         if address:
             # Workers elsewhere get this project's engine shipped to them.
             with stderr_to(log_path):
-                ray.init(address=address, runtime_env={"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars},
-                         **quiet)
+                runtime_env = {"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars}
+                ray.init(address=address, runtime_env=runtime_env, **quiet)
         else:
             # The local workers are this machine's processes: they inherit PYTHONPATH.
             path = os.environ.get("PYTHONPATH")

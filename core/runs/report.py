@@ -20,7 +20,7 @@ from core.engine.datasets import OTHER, TestSet, load_test_set
 from core.engine.evaluation import predict_scores, test_report
 from core.runs.checkpoint import load_model
 from core.runs.files import read_json
-from core.runs.snapshots import list_snapshots, snapshot_path
+from core.runs.snapshots import snapshot_path
 from core.runs.store import read_metrics, write_json_atomic, write_status
 
 

@@ -22,8 +22,14 @@ from pathlib import Path
 
 from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
 from core.runs.liveness import is_alive
-from core.runs.store_files import (CONFIG_FIELDS, MAX_METRIC_ROWS, STATUS_FIELDS, StoreFileError, read_text,
-                                   record_problems)
+from core.runs.store_files import (
+    CONFIG_FIELDS,
+    MAX_METRIC_ROWS,
+    STATUS_FIELDS,
+    StoreFileError,
+    read_text,
+    record_problems,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "artifacts" / "runs"
@@ -169,7 +175,8 @@ def load_run(path: Path) -> RunInfo:
     if info.status:
         info.state = effective_state(info.status)
         if info.state != info.status.get("state"):
-            info.status = {**info.status, "error": info.status.get("error") or "the training process ended without finishing (killed?)"}
+            error = info.status.get("error") or "the training process ended without finishing (killed?)"
+            info.status = {**info.status, "error": error}
     if (path / "metrics.csv").exists() or (path / "metrics.csv").is_symlink():
         try:
             info.metrics = read_metrics(path / "metrics.csv")

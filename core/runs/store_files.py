@@ -143,7 +143,8 @@ CONFIG_FIELDS = {
 SUMMARY_FIELDS = {
     "test_acc": _fraction_or_none, "other_acc": _fraction_or_none, "best_val_acc": _fraction_or_none,
     "best_epoch": lambda v: v is None or _is_count(v, 100_000), "epochs_done": lambda v: v is None or _is_count(v),
-    "dataset": lambda v: v is None or v in ("mnist", "usps"), "other_dataset": lambda v: v is None or v in ("mnist", "usps"),
+    "dataset": lambda v: v is None or v in ("mnist", "usps"),
+    "other_dataset": lambda v: v is None or v in ("mnist", "usps"),
     "handwriting_acc": _fraction_or_none, "parent_handwriting_acc": _fraction_or_none,
     "parent_test_acc": _fraction_or_none,
 }

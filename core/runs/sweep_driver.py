@@ -16,8 +16,16 @@ from pathlib import Path
 from core.runs.liveness import Heartbeat, identity, now_iso, request_cancel
 from core.runs.store import FINAL_STATES, new_run_id, run_path
 from core.runs.sweep_plan import SweepError, Trial, format_value, point_label, typed_grid
-from core.runs.sweep_record import (NEVER_STARTED, cancel_requested, point_summary, read_record, sweep_table,
-                                    sweeps_dir_for, trial_outcome, write_record)
+from core.runs.sweep_record import (
+    NEVER_STARTED,
+    cancel_requested,
+    point_summary,
+    read_record,
+    sweep_table,
+    sweeps_dir_for,
+    trial_outcome,
+    write_record,
+)
 
 PROG = "python -m core.sweep"
 RAY_INSTALL = "pip install 'ray[tune]==2.60.0' (or, in a checkout, pip install -e '.[sweeps]')"

@@ -12,8 +12,15 @@ import math
 from pathlib import Path
 
 from core.runs.liveness import CANCEL_FILE
-from core.runs.store import (RunStoreError, effective_state, is_valid_run_id, load_run, read_json, run_path,
-                             write_json_atomic)
+from core.runs.store import (
+    RunStoreError,
+    effective_state,
+    is_valid_run_id,
+    load_run,
+    read_json,
+    run_path,
+    write_json_atomic,
+)
 from core.runs.sweep_plan import format_value
 
 RECORD = "sweep.json"

@@ -116,7 +116,8 @@ def _session_start(hparams: dict):
             start.hparams[key].number_value = value
         else:
             start.hparams[key].string_value = str(value)
-    return _hparams_summary(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start))
+    plugin_data = plugin_data_pb2.HParamsPluginData(session_start_info=start)
+    return _hparams_summary(metadata.SESSION_START_INFO_TAG, plugin_data)
 
 
 def _session_end(state: str):

@@ -26,7 +26,8 @@ def settle(page, timeout: float = 60) -> None:
     while time.time() < deadline:
         busy = page.evaluate("""() =>
             document.querySelectorAll('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').length > 0
-            || [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].some(c => !c.querySelector('.main-svg'))""")
+            || [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                .some(c => !c.querySelector('.main-svg'))""")
         if busy:
             quiet_since = None
         elif quiet_since is None:

@@ -520,7 +520,8 @@ def test_every_page_with_a_hundred_runs(hundred_run_store, name):
 def test_runs_filter_by_sweep(completed_store, trained_run):
     from tests.conftest import copy_run
 
-    for i, sweep in enumerate(["20260103-000000-sweep-a-0001", "20260103-000000-sweep-a-0001", "20260104-000000-sweep-b-0002"]):
+    sweeps = ["20260103-000000-sweep-a-0001", "20260103-000000-sweep-a-0001", "20260104-000000-sweep-b-0002"]
+    for i, sweep in enumerate(sweeps):
         trial = copy_run(trained_run, completed_store, f"20260102-00000{i}-trial-000{i}")
         write_json_atomic(trial / "config.json", {**read_json(trial / "config.json"), "sweep_id": sweep})
     at = run_page("runs")

@@ -51,7 +51,7 @@ def test_seed_cnn_has_the_recipe_layers():
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 24, (3, 3)), (24, 36, (3, 3))]
-    assert [(l.in_features, l.out_features) for l in linears] == [(900, 128), (128, 10)]
+    assert [(fc.in_features, fc.out_features) for fc in linears] == [(900, 128), (128, 10)]
 
 
 def test_widths_that_shrink_to_nothing_are_rejected():

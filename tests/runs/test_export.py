@@ -97,7 +97,8 @@ def test_onnx_gives_pytorchs_class_and_probabilities_on_every_mnist_test_digit(f
     graph_input = onnx.load(exported.onnx).graph.input[0]
     assert graph_input.name == "pixels"
     assert [d.dim_value or d.dim_param for d in graph_input.type.tensor_type.shape.dim][1:] == [1, side, side]
-    one = onnxruntime.InferenceSession(str(exported.onnx)).run(["probs"], {"pixels": torch.rand(1, 1, side, side).numpy()})
+    session = onnxruntime.InferenceSession(str(exported.onnx))
+    one = session.run(["probs"], {"pixels": torch.rand(1, 1, side, side).numpy()})
     assert one[0].shape == (1, 10)  # the batch axis is dynamic, down to one image
 
 

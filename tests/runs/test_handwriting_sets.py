@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 from core.engine.handwriting import holdout_split, read_handwriting
-from core.runs.handwriting_sets import (MAX_SAMPLE_PIXELS, HandwritingError, HandwritingSet, check_set_name,
-                                        list_sets)
+from core.runs.handwriting_sets import MAX_SAMPLE_PIXELS, HandwritingError, HandwritingSet, check_set_name, list_sets
 from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, render
 
 

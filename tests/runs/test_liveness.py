@@ -20,8 +20,15 @@ from core.runs import liveness
 from core.runs.launcher import cancel_run
 from core.runs.liveness import CANCEL_FILE, HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, Heartbeat, identity, is_alive
 from core.runs.queue import running_runs, wait_for_slot
-from core.runs.store import (RunStoreError, delete_run, effective_state, read_json, wait_for_state, write_json_atomic,
-                             write_status)
+from core.runs.store import (
+    RunStoreError,
+    delete_run,
+    effective_state,
+    read_json,
+    wait_for_state,
+    write_json_atomic,
+    write_status,
+)
 
 RUN_ID = "20260101-000000-liveness-0001"
 

@@ -13,8 +13,18 @@ import torch
 from core.engine.config import from_preset
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.launcher import cancel_run, launch_run
-from core.runs.store import (RunStoreError, effective_state, list_runs, load_run, new_run_id, read_json, read_metrics,
-                             rename_run, run_path, wait_for_state)
+from core.runs.store import (
+    RunStoreError,
+    effective_state,
+    list_runs,
+    load_run,
+    new_run_id,
+    read_json,
+    read_metrics,
+    rename_run,
+    run_path,
+    wait_for_state,
+)
 from tests.conftest import copy_run
 
 
