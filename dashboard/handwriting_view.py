@@ -13,6 +13,7 @@ from core.engine.preprocess import ImageError, NoDigitError, ink_map, open_image
 from core.runs.checkpoint import CheckpointError
 from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
 from core.runs.launcher import launch_adaptation
+from core.runs.store import DEFAULT_MODEL_DIR, is_valid_run_id
 from dashboard import cached, figures
 from dashboard.drawing_canvas import SIDE as CANVAS_SIDE
 from dashboard.drawing_canvas import drawing_canvas
@@ -196,10 +197,12 @@ def what_changed(run_id: str) -> None:
     if summary.get("parent_test_acc") is not None:
         cols[1].metric("MNIST test", f"{summary['test_acc']:.2%}",
                        f"{(summary['test_acc'] - summary['parent_test_acc']) * 100:+.2f} points: the cost of adapting")
-    links = [f":material/draw: [Draw: the parent and the adapted model side by side](draw?runs={parent},{run_id})"]
-    if parent != "default-model":
-        links.append(f":material/filter: [Filters: their kernels and feature maps side by side]"
-                     f"(filters?run={parent}&compare={run_id})")
+    if not (is_valid_run_id(parent) or parent == DEFAULT_MODEL_DIR.name) or not is_valid_run_id(run_id):
+        return  # a folder name from a file goes into a link only when it is an id
+    # The default model's folder is named default-model: both pages find it by that id too.
+    links = [f":material/draw: [Draw: the parent and the adapted model side by side](draw?runs={parent},{run_id})",
+             f":material/filter: [Filters: their kernels and feature maps side by side]"
+             f"(filters?run={parent}&compare={run_id})"]
     st.markdown(" · ".join(links))
 
 

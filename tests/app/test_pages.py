@@ -435,6 +435,14 @@ def test_filters_kernels_and_feature_maps(completed_store):
     assert not at.exception
 
 
+def test_filters_puts_the_default_model_beside_a_run(completed_store):
+    """The link an adaptation of the default model shows: ?run=default-model&compare=<id>."""
+    at = run_page("filters", run="default-model", compare="20260101-000000-completed-0001")
+    assert at.toggle(key="filters_side_by_side").value
+    labels = [m.label for m in at.metric if m.label.endswith(" says")]
+    assert labels[0].startswith("Default model") and len(labels) == 2, labels
+
+
 def drawn_seven():
     from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, render
 
