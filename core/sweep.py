@@ -29,8 +29,9 @@ import sys
 from pathlib import Path
 
 from core.runs.command_line import OneLineParser, add_train_options, fail
+from core.runs.ray_extra import RAY_INSTALL, ray_installed
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError
-from core.runs.sweep_driver import PROG, RAY_INSTALL, check_address, mark_failed, ray_installed, run_sweep
+from core.runs.sweep_driver import PROG, check_address, mark_failed, run_sweep
 from core.runs.sweep_plan import SweepError, base_options, parse_grid_args, plan
 from core.runs.sweep_record import sweep_path
 

@@ -6,7 +6,6 @@ starts), follows their events and prints the final table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import signal
 import socket
 import sys
@@ -28,12 +27,6 @@ from core.runs.sweep_record import (
 )
 
 PROG = "python -m core.sweep"
-RAY_INSTALL = "pip install 'ray[tune]==2.60.0' (or, in a checkout, pip install -e '.[sweeps]')"
-
-
-def ray_installed() -> bool:
-    """Whether Ray can be imported: sweeps are an extra, training and the app work without it."""
-    return importlib.util.find_spec("ray") is not None
 CONNECT_TIMEOUT_S = 3.0
 
 
