@@ -71,7 +71,8 @@ def read_json(path: Path, cap: int | None = None):
     try:
         return json.loads(data, parse_constant=_constant)
     except (ValueError, RecursionError) as e:
-        raise StoreFileError(f"{Path(path).name} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
+        reason = str(e).splitlines()[0][:80]
+        raise StoreFileError(f"{Path(path).name} is unreadable: not valid JSON ({reason})") from None
 
 
 def read_text(path: Path, cap: int | None = None) -> str:

@@ -137,8 +137,11 @@ def test_unknown_or_broken_sweep_is_an_error_not_a_traceback(sweep_store):
 
 def test_running_sweep_shows_live_table_and_cancels(sweep_store):
     import subprocess
+    import sys
 
-    sleeper = subprocess.Popen(["sleep", "60"])  # stands in for the sweep process
+    # Stands in for the sweep process: only a command line naming a Digit Lab entry point
+    # is ever signalled (a plain `sleep` is not: tests/runs/test_liveness.py).
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "core.sweep"])
     try:
         sweep_dir = sweeps_dir_for(sweep_store) / SWEEP_ID
         record = read_json(sweep_dir / "sweep.json")
