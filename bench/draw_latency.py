@@ -63,7 +63,11 @@ async def open_draw(page, url: str) -> float:
     await page.wait_for_function("() => document.body.innerText.includes('Draw a digit') && "
                                  "document.body.innerText.includes('Epoch')", timeout=120_000)
     opened = time.perf_counter() - started
-    await page.wait_for_timeout(800)  # fabric.js attaches its mouse handlers
+    canvas = page.locator(".st-key-canvas canvas")
+    for _ in range(600):  # the component's script has run once it has sized its canvas (300 px before)
+        if await canvas.evaluate("c => c.width") == 280:
+            break
+        await page.wait_for_timeout(100)
     return opened
 
 
