@@ -25,6 +25,18 @@ FIRST_KERNELS = """() => {
 }"""
 
 
+def first_kernels(page, unlike: str | None = None, timeout: float = 30) -> str:
+    """FIRST_KERNELS once the figure is drawn (a fresh server can settle before plotly has
+    attached its data to the graph div), and redrawn when `unlike` is the old figure's."""
+    deadline, found = time.time() + timeout, ""
+    while time.time() < deadline:
+        found = page.evaluate(FIRST_KERNELS)
+        if found.startswith("[[") and found != unlike:
+            break
+        page.wait_for_timeout(200)
+    return found
+
+
 def epoch_shown(page) -> str:
     return page.get_by_role("slider", name="Epoch").first.get_attribute("aria-valuetext") or ""
 
@@ -34,7 +46,7 @@ def test_dragging_the_epoch_slider_changes_the_kernels(page, comparison_app_url)
     settle(page)
     assert_no_error(page, "filters-epoch-3")
     assert "3" in epoch_shown(page)  # it starts at the kept epoch
-    trained = page.evaluate(FIRST_KERNELS)
+    trained = first_kernels(page)
     assert trained.startswith("[[")
 
     # The slider's role belongs to a hidden range input; the thumb one sees is its grandparent.
@@ -51,7 +63,7 @@ def test_dragging_the_epoch_slider_changes_the_kernels(page, comparison_app_url)
         page.wait_for_timeout(100)
     settle(page)
     assert epoch_shown(page).startswith("0"), epoch_shown(page)
-    initial = page.evaluate(FIRST_KERNELS)
+    initial = first_kernels(page, unlike=trained)
     assert initial.startswith("[[") and initial != trained  # the initialisation's kernels, not the trained ones
     assert_no_error(page, "filters-epoch-0")
 
