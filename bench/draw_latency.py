@@ -7,6 +7,10 @@ changing). Prints p50/p95 per N, and how long the Draw page took to open.
 
 --with-training keeps a training run (the fast preset, several epochs) going on the
 same two cores while the sessions draw, as a lab machine would.
+
+Each line also gives the CPU seconds per stroke spent by the Streamlit server and by
+Chromium: here every browser tab shares the server's two cores, which people drawing
+on their own machines would not.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # Strokes on the 280x280 canvas, one at a time; each changes the drawing, so each
-# brings a new prediction. After the last the page is opened afresh (a clean canvas).
+# brings a new prediction. After the last the canvas is cleared with its own button.
 STROKES = [[(140, 40), (140, 240)], [(60, 50), (210, 50)], [(90, 140), (190, 140)], [(60, 230), (220, 230)]]
 # "What the model saw": its image's address changes with every new drawing read (a digit or a
 # confidence figure can stay the same from one stroke to the next).
@@ -37,6 +43,21 @@ SEEN = """() => { const i = document.querySelector('.st-key-predicted-digit')
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def browsers() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith(("chrom", "headless"))]
 
 
 def start_server(runs: Path, port: int) -> subprocess.Popen:
@@ -74,42 +95,47 @@ async def open_draw(page, url: str) -> float:
 async def session(browser, url: str, strokes: int, waits: list[float], opens: list[float]) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1400})
     page = await context.new_page()
-    done = 0
-    while done < strokes:
-        opens.append(await open_draw(page, url))
-        for stroke in STROKES:
-            if done == strokes:
-                break
-            box = await page.locator(".st-key-canvas").bounding_box()  # now: the layout may have moved
-            before = await page.evaluate(SEEN)
-            await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-            await page.mouse.down()
-            for x, y in stroke[1:]:
-                await page.mouse.move(box["x"] + x, box["y"] + y, steps=12)
-            lifted = time.perf_counter()
-            await page.mouse.up()
-            try:
-                await page.wait_for_function(f"prev => ({SEEN})() !== prev && ({SEEN})() !== null",
-                                             arg=before, polling=20, timeout=60_000)
-            except Exception:
-                await page.screenshot(path="/tmp/draw-latency-timeout.png", full_page=True)
-                raise
-            waits.append(time.perf_counter() - lifted)
-            done += 1
-            await page.wait_for_timeout(300)  # a person looks before the next stroke
+    opens.append(await open_draw(page, url))
+    for done in range(strokes):
+        stroke = STROKES[done % len(STROKES)]
+        if done and done % len(STROKES) == 0:  # a fresh digit: Clear, as a person would
+            await page.locator(".st-key-canvas button.clear").click()
+            await page.wait_for_function(f"() => ({SEEN})() === null", polling=20, timeout=60_000)
+        box = await page.locator(".st-key-canvas").bounding_box()  # now: the layout may have moved
+        before = await page.evaluate(SEEN)
+        await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        await page.mouse.down()
+        for x, y in stroke[1:]:
+            await page.mouse.move(box["x"] + x, box["y"] + y, steps=12)
+        lifted = time.perf_counter()
+        await page.mouse.up()
+        try:
+            await page.wait_for_function(f"prev => ({SEEN})() !== prev && ({SEEN})() !== null",
+                                         arg=before, polling=20, timeout=60_000)
+        except Exception:
+            await page.screenshot(path="/tmp/draw-latency-timeout.png", full_page=True)
+            raise
+        waits.append(time.perf_counter() - lifted)
+        await page.wait_for_timeout(300)  # a person looks before the next stroke
     await context.close()
 
 
-async def measure(url: str, sessions: int, strokes: int) -> tuple[list[float], list[float]]:
+async def measure(url: str, sessions: int, strokes: int, server: psutil.Process
+                  ) -> tuple[list[float], list[float], float, float]:
+    """Mouse-up waits, page opening times, and the CPU seconds the server and the
+    browser spent meanwhile."""
     from playwright.async_api import async_playwright
 
     waits: list[float] = []
     opens: list[float] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        tabs = browsers()
+        server_before, browser_before = cpu_seconds([server]), cpu_seconds(tabs)
         await asyncio.gather(*(session(browser, url, strokes, waits, opens) for _ in range(sessions)))
+        server_cpu, browser_cpu = cpu_seconds([server]) - server_before, cpu_seconds(browsers()) - browser_before
         await browser.close()
-    return waits, opens
+    return waits, opens, server_cpu, browser_cpu
 
 
 def main() -> None:
@@ -126,18 +152,20 @@ def main() -> None:
         trainer = None
         try:
             url = f"http://127.0.0.1:{args.port}"
-            asyncio.run(measure(url, 1, 1))  # warm: the default model loaded, the page's modules imported
+            process = psutil.Process(server.pid)
+            asyncio.run(measure(url, 1, 1, process))  # warm: the default model loaded, the page's modules imported
             if args.with_training:
                 trainer = subprocess.Popen([sys.executable, "-m", "core.train", "--preset", "fast", "--epochs", "30",
                                             "--runs-dir", str(Path(tmp) / "train")], cwd=ROOT,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n in args.sessions:
-                waits, opens = asyncio.run(measure(url, n, args.strokes))
+                waits, opens, server_cpu, browser_cpu = asyncio.run(measure(url, n, args.strokes, process))
                 ms = [w * 1000 for w in waits]
                 print(f"{n} session(s){' + training' if trainer else ''}: mouse-up to prediction p50 "
                       f"{statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms "
                       f"({len(ms)} strokes); opening Draw p50 {statistics.median(opens):.1f} s, "
-                      f"max {max(opens):.1f} s", flush=True)
+                      f"max {max(opens):.1f} s; CPU per stroke: server {server_cpu / len(ms):.2f} s, "
+                      f"browser {browser_cpu / len(ms):.2f} s", flush=True)
         finally:
             if trainer is not None:
                 trainer.terminate()
