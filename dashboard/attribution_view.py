@@ -12,7 +12,7 @@ import torch
 from core.engine.attribution import METHODS, Explanation, explain
 from core.engine.data import MNIST_MEAN, MNIST_STD
 from core.engine.evaluation import using_threads
-from dashboard import figures
+from dashboard import figures, pictures
 
 CACHE_KEY = "attribution_explanations"
 CACHE_SIZE = 16  # explanations kept per browser session; a rerun of the same digit finds its maps here
@@ -56,9 +56,10 @@ def _ink(x: torch.Tensor) -> np.ndarray:
     return (x.detach().cpu()[0, 0].numpy() * MNIST_STD + MNIST_MEAN).clip(0, 1)  # ink, 0 = blank paper
 
 
-def show_attribution(model, x: torch.Tensor, key: str) -> Explanation | None:
+def show_attribution(model, x: torch.Tensor, key: str, live: bool = False) -> Explanation | None:
     """Three maps for one normalized input [1, 1, H, W]: what pushed the model toward its
-    answer, toward its second choice, and toward the first rather than the second."""
+    answer, toward its second choice, and toward the first rather than the second.
+    `live` (a view redrawn per stroke) shows them as pictures instead of plotly charts."""
     method = method_choice(key=f"{key}_method")
     e = _explanation(model, x, key, method)
     if e is None:
@@ -68,8 +69,12 @@ def show_attribution(model, x: torch.Tensor, key: str) -> Explanation | None:
     limit = max(float(np.abs(m).max()) for m in maps.values()) or 1.0  # one scale: the maps compare
     for column, (title, attribution) in zip(st.columns(len(maps)), maps.items()):
         with column:
-            st.plotly_chart(figures.attribution_figure(attribution, _ink(x), title, limit=limit),
-                            key=f"{key}_attribution_{title}")
+            if live:
+                st.caption(title)
+                st.image(pictures.attribution_picture(attribution, _ink(x), limit=limit), width=168)
+            else:
+                st.plotly_chart(figures.attribution_figure(attribution, _ink(x), title, limit=limit),
+                                key=f"{key}_attribution_{title}")
     st.caption(
         f"The model says {e.predicted} ({e.probs[e.predicted]:.0%}), next {e.runner_up} "
         f"({e.probs[e.runner_up]:.0%}). Red pixels push the model toward the digit in the title, blue pixels "
@@ -79,9 +84,10 @@ def show_attribution(model, x: torch.Tensor, key: str) -> Explanation | None:
 
 
 def show_contrast(model, x: torch.Tensor, method: str, key: str) -> Explanation | None:
-    """One map, for side-by-side views: why this model's answer rather than its runner-up."""
+    """One map, for side-by-side views redrawn per stroke: why this model's answer rather
+    than its runner-up, as a picture."""
     e = _explanation(model, x, key, method)
     if e is not None:
-        st.plotly_chart(figures.attribution_figure(e.contrast, _ink(x), f"{e.predicted} rather than {e.runner_up}",
-                                                   height=220), key=f"{key}_contrast")
+        st.caption(f"{e.predicted} rather than {e.runner_up}")
+        st.image(pictures.attribution_picture(e.contrast, _ink(x), size=140), width=140)
     return e

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.engine.prediction import predict_image
 from core.engine.preprocess import ImageError, NoDigitError
-from dashboard import attribution_view, cached, figures
+from dashboard import attribution_view, cached, pictures
 from dashboard.widgets import follow_link, load_picked, model_choices, model_of_run
 
 MAX_RUNS = 4
@@ -50,7 +50,7 @@ def show(source, what: str, choices: dict[str, str]) -> None:
                 continue
             st.metric("Says", prediction.digit, help="the most probable digit")
             st.caption(f"{prediction.confidence:.1%} sure")
-            st.plotly_chart(figures.probs_figure(prediction.probs, height=200), key=f"{KEY}_probs_{path}")
+            st.markdown(pictures.probability_bars(prediction.probs, height_px=60), unsafe_allow_html=True)
             attribution_view.show_contrast(picked.model, prediction.prepared.tensor, method, key=f"{KEY}_why_{path}")
     st.caption("Each map: red pixels pushed that run toward its answer rather than its second choice, blue ones "
                "the other way. Each run sees the drawing laid out for its own input.")

@@ -13,7 +13,7 @@ from core.engine.preprocess import (
     NoDigitError,
     Prepared,
 )
-from dashboard import figures
+from dashboard import pictures
 from dashboard.widgets import upscale
 
 DRAWN_KEY = "drawn_digit"  # the drawing as drawn, for the Filters page to lay out for its model
@@ -61,4 +61,5 @@ def show(prediction: Prediction, source, what: str) -> None:
         st.caption(f"What the model saw ({side}x{side})")
         st.image(upscale(prediction.prepared.image28, 168 // side), width=168)
         _strokes(prediction.prepared)
-    st.plotly_chart(figures.probs_figure(prediction.probs), key="draw_probs")
+    st.caption("Probabilities")
+    st.markdown(pictures.probability_bars(prediction.probs), unsafe_allow_html=True)

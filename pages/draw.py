@@ -34,7 +34,7 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
 
     if prediction is not None:
         st.subheader("Why this answer?")
-        attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why")
+        attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why", live=True)
 
     st.subheader("Side by side")
     draw_compare.show(source, what, compare_choices)

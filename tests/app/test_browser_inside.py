@@ -88,5 +88,8 @@ def test_draw_a_digit_with_two_runs_side_by_side(page, comparison_app_url):
     settle(page)
     assert set(answers) == {RELU, TANH}, answers
     for run_id in (RELU, TANH):  # each card shows its probabilities and its attribution map
-        assert page.locator(f".st-key-draw_compare_run_{run_id} .js-plotly-plot").count() == 2
+        card = page.locator(f".st-key-draw_compare_run_{run_id}")
+        assert card.locator(".probability-bars").count() == 1
+        card.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
+        assert "rather than" in card.inner_text()
     assert_no_error(page, "draw-side-by-side")
