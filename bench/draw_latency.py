@@ -130,11 +130,22 @@ async def draw(page, strokes: int, waits: list[float]) -> None:
         await page.wait_for_timeout(300)  # a person looks before the next stroke
 
 
+async def mouse_only(page, strokes: int) -> None:
+    """The same strokes beside the canvas: what the emulated mouse alone costs Chromium
+    (a person's own mouse costs the server's cores nothing)."""
+    box = await page.locator(".st-key-canvas").bounding_box()
+    for done in range(strokes):
+        stroke = STROKES[done % len(STROKES)]
+        await page.mouse.move(box["x"] + 400 + stroke[0][0], box["y"] + stroke[0][1])
+        for x, y in stroke[1:]:
+            await page.mouse.move(box["x"] + 400 + x, box["y"] + y, steps=12)
+
+
 async def measure(url: str, sessions: int, strokes: int, server: psutil.Process
-                  ) -> tuple[list[float], list[float], float, float]:
+                  ) -> tuple[list[float], list[float], float, float, float]:
     """Mouse-up waits, page opening times, and the CPU seconds the server and the
     browser spent while the sessions drew (every page is open before the first stroke:
-    people drawing at once)."""
+    people drawing at once), and the browser's CPU seconds per stroke for the mouse alone."""
     from playwright.async_api import async_playwright
 
     waits: list[float] = []
@@ -146,8 +157,11 @@ async def measure(url: str, sessions: int, strokes: int, server: psutil.Process
         server_before, browser_before = cpu_seconds([server]), cpu_seconds(tabs)
         await asyncio.gather(*(draw(page, strokes, waits) for page in pages))
         server_cpu, browser_cpu = cpu_seconds([server]) - server_before, cpu_seconds(tabs) - browser_before
+        before = cpu_seconds(tabs)
+        await mouse_only(pages[0], strokes)
+        mouse_cpu = (cpu_seconds(tabs) - before) / strokes
         await browser.close()
-    return waits, opens, server_cpu, browser_cpu
+    return waits, opens, server_cpu, browser_cpu, mouse_cpu
 
 
 def main() -> None:
@@ -171,13 +185,14 @@ def main() -> None:
                                             "--runs-dir", str(Path(tmp) / "train")], cwd=ROOT,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n in args.sessions:
-                waits, opens, server_cpu, browser_cpu = asyncio.run(measure(url, n, args.strokes, process))
+                waits, opens, server_cpu, browser_cpu, mouse_cpu = asyncio.run(measure(url, n, args.strokes, process))
                 ms = [w * 1000 for w in waits]
                 print(f"{n} session(s){' + training' if trainer else ''}: mouse-up to prediction p50 "
                       f"{statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms "
                       f"({len(ms)} strokes); opening Draw p50 {statistics.median(opens):.1f} s, "
                       f"max {max(opens):.1f} s; CPU per stroke: server {server_cpu / len(ms):.2f} s, "
-                      f"browser {browser_cpu / len(ms):.2f} s", flush=True)
+                      f"browser {browser_cpu / len(ms):.2f} s (the emulated mouse alone {mouse_cpu:.2f} s)",
+                      flush=True)
         finally:
             if trainer is not None:
                 trainer.terminate()
