@@ -36,47 +36,79 @@ __all__ = ["TrainConfig", "PRESETS", "ConfigError", "from_preset", "validate", "
 IMAGE_SIZE = 28
 
 
-def _resolved_widths(self) -> tuple[int, ...]:
-    """The layer widths, the model family's default when none were given."""
-    return tuple(self.widths) if self.widths is not None else DEFAULT_WIDTHS[self.model]
+@dataclasses.dataclass
+class TrainConfig:
+    """Every option of a training run, in the order of `core.engine.options.OPTIONS`
+    (which holds each one's help, range, choices and when it applies; a test checks the
+    two agree). None marks an option that does not apply to this configuration."""
 
+    # model
+    model: str = "cnn"
+    activation: str | None = "relu"
+    pooling: str | None = "max"
+    dropout: float | None = 0.25
+    batchnorm: bool | None = True
+    widths: tuple[int, ...] | None = None  # None: the model family's default
+    kernel_size: int | None = 3
+    padding: str | None = "same"
+    hidden: int | None = 128
+    # optimisation
+    optimizer: str = "adamw"
+    lr: float = 0.003
+    momentum: float | None = 0.9
+    nesterov: bool | None = False
+    weight_decay: float = 0.0005
+    scheduler: str = "onecycle"
+    step_size: int | None = 10
+    gamma: float | None = 0.1
+    epochs: int = 3
+    batch_size: int = 128
+    loss: str = "cross_entropy"
+    label_smoothing: float | None = 0.0
+    ema: float = 0.0
+    # data
+    dataset: str = "mnist"
+    augment: float = 1.0
+    elastic: float = 0.0
+    thickness: float = 0.0
+    slant: float = 0.0
+    val_size: int | None = None  # None: the dataset's default
+    train_limit: int | None = None
+    tta: bool = False
+    data_dir: str | None = None
+    # run
+    seed: int = 0
+    device: str = "auto"
+    name: str = ""
+    # where it came from
+    preset: str | None = None
+    sweep_id: str | None = None
 
-def _resolved_val_size(self) -> int:
-    """Images held out for validation, the dataset's default when none was given."""
-    return self.val_size if self.val_size is not None else DEFAULT_VAL_SIZES.get(self.dataset, 0)
+    def resolved_widths(self) -> tuple[int, ...]:
+        """The layer widths, the model family's default when none were given."""
+        return tuple(self.widths) if self.widths is not None else DEFAULT_WIDTHS[self.model]
 
+    def resolved_val_size(self) -> int:
+        """Images held out for validation, the dataset's default when none was given."""
+        return self.val_size if self.val_size is not None else DEFAULT_VAL_SIZES.get(self.dataset, 0)
 
-def _input_side(self) -> int:
-    """The side of the images the model is fed: the 1989 net takes USPS's 16x16 as published."""
-    return 16 if self.model == "lenet1989" and self.dataset == "usps" else IMAGE_SIZE
+    def input_side(self) -> int:
+        """The side of the images the model is fed: the 1989 net takes USPS's 16x16 as published."""
+        return 16 if self.model == "lenet1989" and self.dataset == "usps" else IMAGE_SIZE
 
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["widths"] = list(self.resolved_widths()) if self.model != "lenet1989" else None
+        d["val_size"] = self.resolved_val_size()
+        return d
 
-def _to_dict(self) -> dict:
-    d = dataclasses.asdict(self)
-    d["widths"] = list(self.resolved_widths()) if self.model != "lenet1989" else None
-    d["val_size"] = self.resolved_val_size()
-    return d
-
-
-@classmethod
-def _from_dict(cls, d: dict):
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {k: v for k, v in d.items() if k in known}
-    if kwargs.get("widths") is not None:
-        kwargs["widths"] = tuple(int(w) for w in kwargs["widths"])
-    return cls(**kwargs)
-
-
-# A value of None marks an option that does not apply to this configuration.
-TrainConfig = dataclasses.make_dataclass(
-    "TrainConfig",
-    [(o.name, object, dataclasses.field(default=o.default)) for o in OPTIONS]
-    + [("preset", object, dataclasses.field(default=None)), ("sweep_id", object, dataclasses.field(default=None))],
-    namespace={"resolved_widths": _resolved_widths, "resolved_val_size": _resolved_val_size,
-               "input_side": _input_side, "to_dict": _to_dict, "from_dict": _from_dict,
-               "__doc__": "Every option of a training run (see core.engine.options)."},
-)
-TrainConfig.__module__ = __name__
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if kwargs.get("widths") is not None:
+            kwargs["widths"] = tuple(int(w) for w in kwargs["widths"])
+        return cls(**kwargs)
 
 
 # Named recipes. Options given beside --preset override these values.

@@ -1,7 +1,12 @@
 """The three model families. All take normalized [N, 1, 28, 28] input and return
-ten scores, so training, evaluation, introspection and prediction treat them alike."""
+ten scores, so training, evaluation, introspection and prediction treat them alike.
+Each family takes a small typed config of what builds it (the 1989 net: nothing);
+`build_model` cuts it out of the run's TrainConfig."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -70,7 +75,27 @@ class LeNet1989(nn.Module):
         return self.stages(x)["output"]
 
 
-def conv_block(cin: int, cout: int, cfg: TrainConfig) -> nn.Sequential:
+@dataclass(frozen=True)
+class ConvNetConfig:
+    widths: tuple[int, ...]
+    kernel_size: int = 3
+    padding: str = "same"
+    hidden: int = 128
+    activation: str = "relu"
+    pooling: str = "max"
+    batchnorm: bool = True
+    dropout: float = 0.25
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    widths: tuple[int, ...]
+    activation: str = "relu"
+    batchnorm: bool = True
+    dropout: float = 0.25
+
+
+def conv_block(cin: int, cout: int, cfg: ConvNetConfig) -> nn.Sequential:
     """Conv -> [BatchNorm] -> activation -> pooling (or a stride-2 conv instead)."""
     pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
     stride = 2 if cfg.pooling == "none" else 1
@@ -91,9 +116,9 @@ def conv_block(cin: int, cout: int, cfg: TrainConfig) -> nn.Sequential:
 class ConvNet(nn.Module):
     """Configurable modern CNN: conv blocks, then FC hidden -> dropout -> FC 10."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: ConvNetConfig):
         super().__init__()
-        widths = cfg.resolved_widths()
+        widths = cfg.widths
         self.features = nn.Sequential(
             *(conv_block(cin, cout, cfg) for cin, cout in zip((1, *widths[:-1]), widths))
         )
@@ -114,10 +139,10 @@ class ConvNet(nn.Module):
 class MLP(nn.Module):
     """Fully connected baseline, 784-128-64-10 by default."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: MLPConfig):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
-        widths = cfg.resolved_widths()
+        widths = cfg.widths
         for cin, cout in zip((28 * 28, *widths[:-1]), widths):
             layers.append(nn.Linear(cin, cout, bias=not cfg.batchnorm))
             if cfg.batchnorm:
@@ -130,12 +155,18 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
+def family_config(family: type, cfg: TrainConfig):
+    """The fields of `family` (ConvNetConfig, MLPConfig) taken from a run's config."""
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(family) if f.name != "widths"}
+    return family(widths=cfg.resolved_widths(), **values)
+
+
 def build_model(cfg: TrainConfig) -> nn.Module:
     if cfg.model == "lenet1989":
         return LeNet1989()
     if cfg.model == "cnn":
-        return ConvNet(cfg)
-    return MLP(cfg)
+        return ConvNet(family_config(ConvNetConfig, cfg))
+    return MLP(family_config(MLPConfig, cfg))
 
 
 def count_parameters(model: nn.Module) -> int:

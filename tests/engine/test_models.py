@@ -67,3 +67,23 @@ def test_augmentation_differs_per_sample_and_keeps_ink():
     assert all(not torch.allclose(out[i], out[j]) for i in range(8) for j in range(i + 1, 8))
     assert (out.sum(dim=(1, 2, 3)) > 0.5 * x[0].sum()).all()
     assert torch.equal(augment(x, Augmentation(affine=0.0)), x)
+
+
+def test_the_typed_config_and_the_option_table_agree():
+    """TrainConfig's fields are the option table's, in its order, with its defaults and
+    types; an option that may not apply (or has no default) is typed `| None`."""
+    import dataclasses
+    import typing
+
+    from core.engine.config import TrainConfig
+    from core.engine.options import OPTIONS
+
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("preset", "sweep_id")]
+    hints = typing.get_type_hints(TrainConfig)
+    assert [f.name for f in fields] == [o.name for o in OPTIONS]
+    for field, option in zip(fields, OPTIONS):
+        assert field.default == option.default, option.name
+        kinds = [t for t in typing.get_args(hints[option.name]) or (hints[option.name],) if t is not type(None)]
+        assert [typing.get_origin(k) or k for k in kinds] == [option.kind], option.name
+        may_be_none = type(None) in typing.get_args(hints[option.name])
+        assert may_be_none == (option.applies is not None or option.default is None), option.name
