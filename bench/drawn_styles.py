@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.engine.data import load_mnist  # noqa: E402
 from core.engine.prediction import predict_image  # noqa: E402
-from core.engine.preprocess import stroke_width  # noqa: E402
+from core.engine.strokes import stroke_width  # noqa: E402
 from core.predict import model_path  # noqa: E402
 from core.runs.checkpoint import load_model  # noqa: E402
 from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, digit_of, render  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> None:
             for brush in args.brushes:
                 pred = predict_image(model, render(drawn, brush))
                 results.append((style, placement, brush, pred.digit, pred.confidence,
-                                stroke_width(pred.prepared.image28)))
+                                stroke_width(pred.prepared.laid_out)))
     elapsed = time.perf_counter() - started
 
     print(f"model {path}: {len(STYLES)} styles x {len(PLACEMENTS)} placements x {len(args.brushes)} brushes "

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
 from core.engine.prediction import predict_image
-from core.engine.preprocess import ImageError, NoDigitError
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.command_line import OneLineParser, fail
 from core.runs.store import DEFAULT_MODEL_DIR

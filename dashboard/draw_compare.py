@@ -7,8 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
 from core.engine.prediction import predict_image
-from core.engine.preprocess import ImageError, NoDigitError
 from dashboard import attribution_view, cached, pictures
 from dashboard.widgets import follow_link, load_picked, model_choices, model_of_run
 

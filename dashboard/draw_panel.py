@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
 from core.engine.prediction import Prediction, predict_image
-from core.engine.preprocess import (
-    LOOPS_CLOSE,
-    MNIST_STROKE_MEDIAN,
-    MNIST_STROKE_P95,
-    ImageError,
-    NoDigitError,
-    Prepared,
-)
+from core.engine.preprocess import Prepared
+from core.engine.strokes import LOOPS_CLOSE, MNIST_STROKE_MEDIAN, MNIST_STROKE_P95
 from dashboard import pictures
 from dashboard.widgets import upscale
 
@@ -57,9 +53,9 @@ def show(prediction: Prediction, source, what: str) -> None:
                         unsafe_allow_html=True)
         st.metric("Confidence", f"{prediction.confidence:.1%}")
     with saw:
-        side = prediction.prepared.image28.shape[0]
+        side = prediction.prepared.laid_out.shape[0]
         st.caption(f"What the model saw ({side}x{side})")
-        st.image(upscale(prediction.prepared.image28, 168 // side), width=168)
+        st.image(upscale(prediction.prepared.laid_out, 168 // side), width=168)
         _strokes(prediction.prepared)
     st.caption("Probabilities")
     st.markdown(pictures.probability_bars(prediction.probs), unsafe_allow_html=True)

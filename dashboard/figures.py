@@ -167,8 +167,8 @@ def dense_figure(units: np.ndarray, title: str, labels: list[str] | None = None)
     return _layout(fig, title, height=160)
 
 
-def digit_figure(image28: np.ndarray, title: str = "", height: int = 240) -> go.Figure:
-    fig = _image_figure(np.asarray(image28, dtype=np.float32), title, height, colorscale="gray",
+def digit_figure(image: np.ndarray, title: str = "", height: int = 240) -> go.Figure:
+    fig = _image_figure(np.asarray(image, dtype=np.float32), title, height, colorscale="gray",
                         showscale=False, hovertemplate="%{z:.0f}<extra></extra>")
     return fig
 

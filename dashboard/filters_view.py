@@ -10,8 +10,10 @@ import streamlit as st
 import torch
 
 from core.engine.data import normalize
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
 from core.engine.introspect import conv_kernels, feature_maps
-from core.engine.preprocess import ImageError, NoDigitError, prepare_digit
+from core.engine.preprocess import prepare_digit
 from dashboard import cached, figures
 from dashboard.draw_panel import DRAWN_KEY  # the last drawing read on the Draw page, as drawn
 
@@ -64,7 +66,7 @@ class DigitChoice:
             except (NoDigitError, ImageError) as e:
                 st.info(f"The drawn digit cannot be shown: {e}")
                 return None
-            return prepared.tensor, prepared.image28
+            return prepared.tensor, prepared.laid_out
         images, _, _ = cached.test_set("mnist", side)
         image = images[self.index].numpy()
         return normalize(torch.from_numpy(image.copy())[None]), image

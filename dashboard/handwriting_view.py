@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core.engine.handwriting import HandwritingDataError, handwriting_report, read_handwriting
-from core.engine.preprocess import ImageError, NoDigitError, ink_map, open_image
+from core.engine.image_reading import ImageError, open_image
+from core.engine.ink import NoDigitError, ink_map
 from core.runs.checkpoint import CheckpointError
 from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
 from core.runs.launcher import launch_adaptation

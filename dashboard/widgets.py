@@ -106,9 +106,9 @@ def model_picker(key: str, label: str = "Model", link: str = "run") -> PickedMod
     return None if path is None else load_picked(Path(path), choices[path])
 
 
-def upscale(image28: np.ndarray, factor: int = 8) -> np.ndarray:
-    """Nearest-neighbour enlargement so a 28x28 digit is visible pixel by pixel."""
-    return np.kron(np.asarray(image28, dtype=np.uint8), np.ones((factor, factor), dtype=np.uint8))
+def upscale(image: np.ndarray, factor: int = 8) -> np.ndarray:
+    """Nearest-neighbour enlargement so a small digit is visible pixel by pixel."""
+    return np.kron(np.asarray(image, dtype=np.uint8), np.ones((factor, factor), dtype=np.uint8))
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from core.engine.data import load_mnist
-from core.engine.preprocess import relayout
+from core.engine.layout import relayout
 from core.engine.usps import load_usps
 
 OTHER = {"mnist": "usps", "usps": "mnist"}

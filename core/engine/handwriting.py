@@ -16,7 +16,9 @@ from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from core.engine.evaluation import predict_scores, test_report
-from core.engine.preprocess import ImageError, NoDigitError, prepare_digit
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
+from core.engine.preprocess import prepare_digit
 
 DIGIT_FOLDERS = tuple(str(d) for d in range(10))
 HOLDOUT_SEED = 1989
@@ -81,7 +83,7 @@ def read_handwriting(folder: str | os.PathLike, side: int = 28) -> HandwritingDi
             continue
         digest.update(f"{relative}\n".encode())
         digest.update(hashlib.sha256(raw).digest())
-        images.append(prepared.image28)
+        images.append(prepared.laid_out)
         labels.append(label)
         files.append(relative)
     if not images:

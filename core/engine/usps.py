@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.engine import preprocess
+from core.engine import ink, layout, strokes
 from core.engine.data import DATA_DIR_ENV, DataError, cache_dir, download_with_torchvision, resolve_data_dir
-from core.engine.preprocess import relayout
+from core.engine.layout import relayout
 
 FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
 SIDE = 16
@@ -87,7 +87,7 @@ def _decoded(paths: dict[str, Path]) -> dict[str, torch.Tensor]:
     scoring), kept in a cache file named for the exact bytes read and the code that
     reads them: a changed file or a changed layout never meets a stale cache."""
     digest = hashlib.sha256()
-    for source in (paths["train"], paths["test"], Path(__file__), Path(preprocess.__file__)):
+    for source in (paths["train"], paths["test"], Path(__file__), *(Path(m.__file__) for m in (ink, layout, strokes))):
         digest.update(source.read_bytes())
     cached = cache_dir() / f"usps-{digest.hexdigest()[:32]}.pt"
     try:

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.engine.preprocess import ImageError, open_image
+from core.engine.image_reading import ImageError, open_image
 from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
 from core.runs.store import PROJECT_ROOT
 

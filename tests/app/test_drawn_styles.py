@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.engine.preprocess import prepare_digit, stroke_width
+from core.engine.preprocess import prepare_digit
+from core.engine.strokes import stroke_width
 from tests.app.test_browser import SHOTS, assert_no_error, settle
 from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, digit_of, render
 
@@ -159,7 +160,7 @@ def read_prediction(page, drawn: np.ndarray, timeout: float = 30) -> str:
     it is the one the drawing path makes of the whole drawing and the app is idle."""
     rgba = np.dstack([np.repeat(drawn.round().astype(np.uint8)[..., None], 3, axis=2),
                       np.full(drawn.shape, 255, np.uint8)])
-    expected = prepare_digit(rgba).image28.astype(np.float32)
+    expected = prepare_digit(rgba).laid_out.astype(np.float32)
     predicted = page.locator(".st-key-predicted-digit")
     predicted.wait_for(timeout=timeout * 1000)
     deadline, diff = time.time() + timeout, None

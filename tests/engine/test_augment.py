@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from core.engine import augment as A
 from core.engine.augment import Augmentation, augment, change_thickness
 from core.engine.data import load_mnist
-from core.engine.preprocess import stroke_width
+from core.engine.strokes import stroke_width
 
 
 @pytest.fixture(scope="module")

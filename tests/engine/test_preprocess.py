@@ -13,7 +13,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from core.engine.data import MNIST_MEAN, MNIST_STD
-from core.engine.preprocess import MAX_IMAGE_BYTES, ImageError, NoDigitError, Prepared, open_image, prepare_digit
+from core.engine.image_reading import MAX_IMAGE_BYTES, ImageError, open_image
+from core.engine.ink import NoDigitError
+from core.engine.preprocess import Prepared, prepare_digit
 
 SIDE = 280  # the Draw canvas
 WIDTH = 20  # stroke width
@@ -76,7 +78,7 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
 def test_off_centre_drawing_becomes_mnist_like(digit):
     out = prepare_digit(png(draw(digit)))
     assert isinstance(out, Prepared)
-    a = out.image28
+    a = out.laid_out
     assert a.shape == (28, 28) and a.dtype == np.uint8
     cy, cx = centre_of_mass(a)
     assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1, (cy, cx)
@@ -89,30 +91,30 @@ def test_off_centre_drawing_becomes_mnist_like(digit):
 
 
 def test_one_keeps_its_tall_thin_shape():
-    h, w = bbox(prepare_digit(png(draw("1"))).image28)
+    h, w = bbox(prepare_digit(png(draw("1"))).laid_out)
     assert abs(h - 20) <= 1 and w < 12, (h, w)
 
 
 @pytest.mark.parametrize("digit", ["1", "0", "7"])
 def test_black_canvas_and_paper_photo_match_transparent_canvas(digit):
-    reference = prepare_digit(png(draw(digit))).image28
-    black = prepare_digit(png(draw(digit, "RGB", "#000000", "#ffffff"))).image28
-    paper = prepare_digit(png(photo(digit))).image28
+    reference = prepare_digit(png(draw(digit))).laid_out
+    black = prepare_digit(png(draw(digit, "RGB", "#000000", "#ffffff"))).laid_out
+    paper = prepare_digit(png(photo(digit))).laid_out
     assert mad(black, reference) < 5
     assert mad(paper, reference) < 20
 
 
 def test_coloured_backgrounds_and_dark_strokes_on_transparent():
-    reference = prepare_digit(draw("7")).image28
+    reference = prepare_digit(draw("7")).laid_out
     yellow_on_blue = draw("7", "RGB", (0, 0, 255), (255, 255, 0))
     dark_on_transparent = draw("7", ink=(20, 20, 20, 255))
     for img in (yellow_on_blue, dark_on_transparent):
-        assert mad(prepare_digit(png(img)).image28, reference) < 10
+        assert mad(prepare_digit(png(img)).laid_out, reference) < 10
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "P", "LA", "RGB", "RGBA", "I;16", "I", "F", "CMYK"])
 def test_any_image_mode(mode):
-    reference = prepare_digit(draw("0")).image28
+    reference = prepare_digit(draw("0")).laid_out
     gray = draw("0").convert("L")
     if mode == "I;16":
         img = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)
@@ -121,7 +123,7 @@ def test_any_image_mode(mode):
     else:
         img = gray.convert(mode)
     assert img.mode == mode
-    assert mad(prepare_digit(img).image28, reference) < 12
+    assert mad(prepare_digit(img).laid_out, reference) < 12
 
 
 # ------------------------------------------------------------- no digit
@@ -215,9 +217,9 @@ def test_animated_gif_uses_first_frame():
     first, second = draw("7").convert("L"), draw("1").convert("L")
     buf = io.BytesIO()
     first.save(buf, format="GIF", save_all=True, append_images=[second], duration=100, loop=0)
-    out = prepare_digit(buf.getvalue()).image28
-    assert mad(out, prepare_digit(first).image28) < 3
-    assert mad(out, prepare_digit(second).image28) > 20
+    out = prepare_digit(buf.getvalue()).laid_out
+    assert mad(out, prepare_digit(first).laid_out) < 3
+    assert mad(out, prepare_digit(second).laid_out) > 20
 
 
 # ------------------------------------------------------------- input kinds
@@ -225,19 +227,23 @@ def test_animated_gif_uses_first_frame():
 
 def test_array_path_file_and_pil_inputs_agree(tmp_path):
     img = draw("0")
-    reference = prepare_digit(png(img)).image28
+    reference = prepare_digit(png(img)).laid_out
     path = tmp_path / "zero.png"
     img.save(path)
     rgba = np.asarray(img)
     assert rgba.shape == (SIDE, SIDE, 4) and rgba.dtype == np.uint8
     for source in (rgba, rgba.astype(np.float32) / 255.0, path, str(path), io.BytesIO(png(img)), img):
-        assert np.array_equal(prepare_digit(source).image28, reference), type(source)
+        assert np.array_equal(prepare_digit(source).laid_out, reference), type(source)
 
 
 def test_thick_strokes_are_thinned_into_mnists_range_and_thin_ones_left_alone():
     """A small 5 drawn with a 35 px brush comes out two to three times thicker than MNIST's
     strokes; the drawing path thins it into MNIST's range. A thin drawing is untouched."""
-    from core.engine.preprocess import MNIST_STROKE_P95, ink_map, mnist_layout, open_image, prepare_digit
+    from core.engine.image_reading import open_image
+    from core.engine.ink import ink_map
+    from core.engine.layout import mnist_layout
+    from core.engine.preprocess import prepare_digit
+    from core.engine.strokes import MNIST_STROKE_P95
     from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes, render
 
     thick = prepare_digit(render(canvas_strokes(STYLES["5"], (25, 25, 70, 70)), 35))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.engine.data import DataError
-from core.engine.preprocess import relayout
+from core.engine.layout import relayout
 from core.engine.usps import load_usps, read_usps
 
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from core.engine.config import from_preset
 from core.engine.data import load_mnist, normalize
 from core.engine.evaluation import predict_scores
+from core.engine.layout import relayout
 from core.engine.models import build_model
-from core.engine.preprocess import relayout
 from core.export import main
 from core.runs.checkpoint import load_model, save_checkpoint
 from core.runs.export import MAX_PROB_DIFF, check_onnx, export_onnx, export_state_dict
