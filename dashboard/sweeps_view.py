@@ -10,8 +10,8 @@ from core.engine import config as C
 from core.engine import options as O
 from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.store import RunStoreError
-from core.runs.sweep_plan import SweepError, format_value, split_values, sweepable_options
-from core.runs.sweep_record import aggregate, load_sweep, sweep_table
+from core.runs.sweeps.plan import SweepError, format_value, split_values, sweepable_options
+from core.runs.sweeps.record import aggregate, load_sweep, sweep_table
 from dashboard import cached, sweep_figures
 from dashboard.widgets import LIVE_STATES, plain, state_badge
 
@@ -75,6 +75,8 @@ def new_sweep_form(expanded: bool) -> None:
 
 
 def _sweep_label(s: dict) -> str:
+    if str(s.get("error") or "").startswith("broken"):  # its record cannot be read: say so in the list
+        return f"{s['id']} · broken"
     counts = ", ".join(f"{n} {state}" for state, n in s.get("trial_states", {}).items())
     axes = " × ".join(s.get("grid") or {}) or "seeds"
     return f"{s['id']} · {axes} · {s.get('state', '?')}" + (f" ({counts})" if counts else "")
