@@ -5,7 +5,7 @@
 A grid (or `--samples K` random points of it) times N seeds; every other engine
 option is the base of every trial. Each trial is an ordinary run in the run store
 (trained by core.runs.run_process.run_training), tagged with the sweep id; the sweep keeps a small record in
-`<runs_dir>/../sweeps/<sweep-id>/sweep.json` (see core.runs.sweep_record).
+`<runs_dir>/../sweeps/<sweep-id>/sweep.json` (see core.runs.sweeps.record).
 
 Ray is imported only once a sweep really starts, so `import core.sweep` is cheap
 and a bad grid is refused (one line, exit 2) before anything starts. By default
@@ -16,9 +16,9 @@ makes running trials stop after their batch (their runs end cancelled) and the
 queued ones end at once. Exit code: 0 all trials completed, 1 cancelled or some
 trials failed, 2 bad options or the sweep could not run.
 
-The sweep's process is core.runs.sweep_driver, its Ray side core.runs.ray_tune;
+The sweep's process is core.runs.sweeps.driver, its Ray side core.runs.sweeps.ray_tune;
 the dashboard launches and cancels sweeps through core.runs.launcher and reads
-them through core.runs.sweep_record.
+them through core.runs.sweeps.record.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import sys
 from pathlib import Path
 
 from core.runs.command_line import OneLineParser, add_train_options, fail
-from core.runs.ray_extra import RAY_INSTALL, ray_installed
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError
-from core.runs.sweep_driver import PROG, check_address, mark_failed, run_sweep
-from core.runs.sweep_plan import SweepError, base_options, parse_grid_args, plan
-from core.runs.sweep_record import sweep_path
+from core.runs.sweeps.driver import PROG, check_address, mark_failed, run_sweep
+from core.runs.sweeps.plan import SweepError, base_options, parse_grid_args, plan
+from core.runs.sweeps.ray_extra import RAY_INSTALL, ray_installed
+from core.runs.sweeps.record import sweep_path
 
 
 def build_parser() -> OneLineParser:

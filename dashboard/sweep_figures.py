@@ -1,4 +1,5 @@
-"""Plotly figures of a sweep. Pure functions of plain data (core.runs.sweep_record.sweep_table's rows), no Streamlit."""
+"""Plotly figures of a sweep: pure functions of plain data (the rows of
+core.runs.sweeps.record.sweep_table), no Streamlit."""
 
 from __future__ import annotations
 

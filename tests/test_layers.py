@@ -14,7 +14,7 @@ from tests.conftest import PROJECT_ROOT
 
 ENGINE, RUNS = "core.engine", "core.runs"
 ENTRY_POINTS = {"core.train", "core.predict", "core.sweep", "core.evaluate"}
-RAY_MODULE = "core.runs.ray_tune"  # the one module that may import Ray
+RAY_MODULE = "core.runs.sweeps.ray_tune"  # the one module that may import Ray
 
 
 def module_name(path: Path) -> str:
@@ -116,3 +116,21 @@ def test_the_checks_catch_what_they_look_for():
     assert len(violations(planted)) == 4  # engine->runs, ray outside its module, engine->streamlit (x2 rules)
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_app_never_imports_the_sweep_process():
+    """Pages learn whether Ray is installed from core.runs.sweeps.ray_extra; the sweep's
+    own process (its driver and Ray side) is reached only through `python -m core.sweep`."""
+    graph = project_graph()
+    process = {"core.runs.sweeps.driver", RAY_MODULE}
+
+    def reaches(module: str, seen: set[str]) -> set[str]:
+        for target in graph.get(module, ()):
+            if target in graph and target not in seen:
+                seen.add(target)
+                reaches(target, seen)
+        return seen
+
+    for module in graph:
+        if module.split(".")[0] in ("dashboard", "pages"):
+            assert not reaches(module, set()) & process, module

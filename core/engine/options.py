@@ -2,7 +2,7 @@
 default, help, and which models or settings it applies to.
 
 `core.engine.config` builds TrainConfig and validation from this table, `core.runs.command_line`
-the command line, the Train form its widgets and `core.runs.sweep_plan` the typing
+the command line, the Train form its widgets and `core.runs.sweeps.plan` the typing
 of grid values. Adding an option is one entry here plus its use.
 """
 

@@ -29,8 +29,8 @@ from core.runs.store import (
     write_json_atomic,
     write_status,
 )
-from core.runs.sweep_plan import SweepError, grid_to_args, plan
-from core.runs.sweep_record import LIVE_STATES, read_record, sweep_path, sweeps_dir_for, write_record
+from core.runs.sweeps.plan import SweepError, grid_to_args, plan
+from core.runs.sweeps.record import LIVE_STATES, read_record, sweep_path, sweeps_dir_for, write_record
 
 # Runs from the app wait their turn beyond this many at once (see core.runs.queue).
 QUEUE_LIMIT = DEFAULT_LIMIT

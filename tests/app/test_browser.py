@@ -93,7 +93,7 @@ def test_launch_a_run_and_watch_it_complete(page, app_url):
 def test_enter_in_a_form_field_launches_nothing(page, app_url):
     """Typing a value and pressing Enter must not submit: only the buttons start work."""
     from core.runs.store import list_runs
-    from core.runs.sweep_record import sweeps_dir_for
+    from core.runs.sweeps.record import sweeps_dir_for
 
     runs_dir = Path(os.environ["DIGIT_LAB_TEST_BROWSER_STORE"])
     runs_before = {r.run_id for r in list_runs(runs_dir)}

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs.liveness import identity
 from core.runs.store import read_json, write_json_atomic, write_status
-from core.runs.sweep_record import sweeps_dir_for, write_record
+from core.runs.sweeps.record import sweeps_dir_for, write_record
 from tests.conftest import copy_run
 
 ROOT = Path(__file__).resolve().parents[2]

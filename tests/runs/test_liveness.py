@@ -208,8 +208,8 @@ def test_heartbeat_and_main_thread_never_lose_each_others_fields(tmp_path):
 
 def test_sweep_identity_heartbeat_and_cancel(tmp_path, sigterms):
     from core.runs.launcher import cancel_sweep
-    from core.runs.sweep_driver import SweepDriver
-    from core.runs.sweep_record import load_sweep, sweeps_dir_for, write_record
+    from core.runs.sweeps.driver import SweepDriver
+    from core.runs.sweeps.record import load_sweep, sweeps_dir_for, write_record
 
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -14,8 +14,8 @@ import pytest
 from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.liveness import is_alive
 from core.runs.store import load_run, read_json
-from core.runs.sweep_plan import SweepError, parse_grid_args, plan_sweep, typed_grid
-from core.runs.sweep_record import aggregate, list_sweeps, load_sweep, sweep_table, sweeps_dir_for
+from core.runs.sweeps.plan import SweepError, parse_grid_args, plan_sweep, typed_grid
+from core.runs.sweeps.record import aggregate, list_sweeps, load_sweep, sweep_table, sweeps_dir_for
 from core.sweep import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

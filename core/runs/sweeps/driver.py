@@ -1,5 +1,5 @@
 """The sweep's own process (`python -m core.sweep`): it writes the sweep record,
-runs the trials on Ray (core.runs.ray_tune, imported only once a sweep really
+runs the trials on Ray (core.runs.sweeps.ray_tune, imported only once a sweep really
 starts), follows their events and prints the final table.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from core.runs.liveness import Heartbeat, identity, now_iso, request_cancel
 from core.runs.store import FINAL_STATES, new_run_id, run_path
-from core.runs.sweep_plan import SweepError, Trial, format_value, point_label, typed_grid
-from core.runs.sweep_record import (
+from core.runs.sweeps.plan import SweepError, Trial, format_value, point_label, typed_grid
+from core.runs.sweeps.record import (
     NEVER_STARTED,
     cancel_requested,
     point_summary,
@@ -202,7 +202,7 @@ class SweepDriver:
         error = None
         try:
             if not cancel_requested(self.sweep_dir):
-                from core.runs.ray_tune import run_on_ray  # Ray only once a sweep really runs
+                from core.runs.sweeps.ray_tune import run_on_ray  # Ray only once a sweep really runs
 
                 run_on_ray(self, trials, runs_dir, address, max_concurrent)
         except SweepError as e:

@@ -4,7 +4,7 @@ callback that feeds trial events to the sweep's driver, and the trial itself.
 
 The only module that imports Ray, and only inside its functions: Ray reads its
 settings from the environment when it is imported, so they are set first
-(`ray_environment`). The driver (core.runs.sweep_driver) imports this module once
+(`ray_environment`). The driver (core.runs.sweeps.driver) imports this module once
 a sweep really runs; each Ray worker imports it to run `run_trial`.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from core.runs.liveness import CANCEL_FILE, cancel_watch
 from core.runs.store import PROJECT_ROOT
-from core.runs.sweep_plan import SweepError, Trial
-from core.runs.sweep_record import trial_outcome
+from core.runs.sweeps.plan import SweepError, Trial
+from core.runs.sweeps.record import trial_outcome
 
 
 def ray_environment(address: str | None) -> None:
@@ -82,7 +82,7 @@ def ray_init(address: str | None, log_path: Path) -> None:
 
 def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None, max_concurrent: int | None) -> None:
     """Run every trial on Ray Tune, one CPU each, feeding their events to `driver`
-    (a core.runs.sweep_driver.SweepDriver); returns when all have ended."""
+    (a core.runs.sweeps.driver.SweepDriver); returns when all have ended."""
     ray_environment(address)
     import ray
     from ray import tune

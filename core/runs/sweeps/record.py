@@ -21,7 +21,8 @@ from core.runs.store import (
     run_path,
     write_json_atomic,
 )
-from core.runs.sweep_plan import format_value
+from core.runs.store_files import StoreFileError, sweep_problems
+from core.runs.sweeps.plan import format_value
 
 RECORD = "sweep.json"
 LIVE_STATES = ("queued", "running")
@@ -44,9 +45,12 @@ def write_record(sweep_dir: Path, record: dict) -> None:
 
 
 def read_record(sweep_dir: Path) -> dict:
+    """The sweep record, its fields checked; StoreFileError (a ValueError) with a one-line
+    reason when it is not one the pages can show."""
     record = read_json(Path(sweep_dir) / RECORD)
-    if not isinstance(record, dict):
-        raise ValueError("sweep.json is not a JSON object")
+    problems = sweep_problems(record)
+    if problems:
+        raise StoreFileError(problems[0])
     return record
 
 
@@ -127,9 +131,10 @@ def list_sweeps(runs_dir: Path) -> list[dict]:
             continue
         try:
             record = read_record(child)
-        except (OSError, ValueError):
-            record = {"id": child.name, "state": "failed", "error": "sweep.json is missing or unreadable",
-                      "trials": []}
+        except FileNotFoundError:
+            record = {"id": child.name, "state": "failed", "error": "broken: sweep.json is missing", "trials": []}
+        except (OSError, ValueError) as e:
+            record = {"id": child.name, "state": "failed", "error": f"broken: {e}", "trials": []}
         record["id"] = child.name
         record["state"] = effective_state(record)
         trials = record.get("trials") if isinstance(record.get("trials"), list) else []
