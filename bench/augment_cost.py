@@ -17,7 +17,7 @@ import time
 import torch
 
 from core.engine.config import from_preset
-from core.engine.data import load_mnist
+from core.engine.mnist import load_mnist
 from core.engine.trainer import Trainer, resolve_device, training_batch
 
 WARMUP = 20

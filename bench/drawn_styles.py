@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.engine.data import load_mnist  # noqa: E402
+from core.engine.mnist import load_mnist  # noqa: E402
 from core.engine.prediction import predict_image  # noqa: E402
 from core.engine.strokes import stroke_width  # noqa: E402
 from core.predict import model_path  # noqa: E402

@@ -17,7 +17,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.engine.config import from_preset  # noqa: E402
-from core.engine.data import MNIST_MEAN, MNIST_STD, load_mnist, resolve_data_dir  # noqa: E402
+from core.engine.data import MNIST_MEAN, MNIST_STD, resolve_data_dir  # noqa: E402
+from core.engine.mnist import load_mnist  # noqa: E402
 from core.engine.trainer import Trainer, resolve_device  # noqa: E402
 
 WARMUP = 20

@@ -49,7 +49,8 @@ def new_sweep_form(expanded: bool) -> None:
             c1, c2, c3, c4, c5 = st.columns(5)
             seeds = c1.number_input("Seeds per point", 1, 20, 2, key="sw_seeds")
             epochs = c2.number_input("Epochs", 1, 1000, 1, key="sw_epochs")
-            train_limit = c3.number_input("Train images (0 = all)", 0, C.TRAIN_SIZE - 1, 5000, step=1000,
+            # The largest set's bound here; planning checks the limit against the base recipe's own set.
+            train_limit = c3.number_input("Train images (0 = all)", 0, max(C.TRAIN_SIZES.values()) - 1, 5000, step=1000,
                                           key="sw_train_limit")
             max_concurrent = c4.number_input("At once (0 = one per CPU)", 0, 64, 0, key="sw_max_concurrent")
             samples = c5.number_input("Random points (0 = whole grid)", 0, 10_000, 0, key="sw_samples")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.engine.config import from_preset
-from core.engine.data import RAW_FILES, resolve_data_dir
+from core.engine.data import resolve_data_dir
+from core.engine.mnist import RAW_FILES
 from core.runs.store import write_json_atomic, write_status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,6 @@ from core.engine.options import (
     PADDINGS,
     POOLINGS,
     SCHEDULERS,
-    TRAIN_SIZE,
     TRAIN_SIZES,
     ConfigError,
     check_range,
@@ -31,7 +30,7 @@ from core.engine.options import (
 
 __all__ = ["TrainConfig", "PRESETS", "ConfigError", "from_preset", "validate", "check_name", "feature_map_sizes",
            "MODELS", "ACTIVATIONS", "POOLINGS", "PADDINGS", "OPTIMIZERS", "SCHEDULERS", "LOSSES", "DEVICES",
-           "DATASETS", "TRAIN_SIZE", "TRAIN_SIZES", "IMAGE_SIZE"]
+           "DATASETS", "TRAIN_SIZES", "IMAGE_SIZE"]
 
 IMAGE_SIZE = 28
 

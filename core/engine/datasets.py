@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from core.engine.data import load_mnist
+from core.engine.data import Digits
 from core.engine.layout import relayout
+from core.engine.mnist import load_mnist
 from core.engine.usps import load_usps
 
 OTHER = {"mnist": "usps", "usps": "mnist"}
 TITLES = {"mnist": "MNIST", "usps": "USPS zip codes"}
-
-
-@dataclass
-class Digits:
-    """A dataset's training and test digits, uint8 [N, side, side] with int64 labels."""
-
-    name: str
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    root: Path
 
 
 @dataclass
@@ -43,12 +31,8 @@ class TestSet:
 def load_digits(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> Digits:
     """MNIST or USPS from the data folder (torchvision's download as the fallback)."""
     if name == "usps":
-        u = load_usps(data_dir)
-        if side == 16:
-            return Digits(name, u.train_images16, u.train_labels, u.test_images16, u.test_labels, u.root)
-        return Digits(name, u.train_images, u.train_labels, u.test_images, u.test_labels, u.root)
-    m = load_mnist(data_dir)  # 28x28 whatever the model: only USPS comes at 16x16
-    return Digits(name, m.train_images, m.train_labels, m.test_images, m.test_labels, m.root)
+        return load_usps(data_dir, side=side)
+    return load_mnist(data_dir)  # 28x28 whatever the model: only USPS comes at 16x16
 
 
 def load_test_set(name: str, data_dir: str | os.PathLike | None = None, side: int = 28) -> TestSet:

@@ -24,7 +24,6 @@ DATASETS = ("mnist", "usps")
 TRAIN_SIZES = {"mnist": 60_000, "usps": 7_291}
 # Held out to pick the best epoch when --val-size is not given: about a tenth.
 DEFAULT_VAL_SIZES = {"mnist": 5_000, "usps": 729}
-TRAIN_SIZE = TRAIN_SIZES["mnist"]
 DEFAULT_WIDTHS = {"cnn": (32, 64), "mlp": (128, 64), "lenet1989": ()}
 
 

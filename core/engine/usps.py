@@ -14,14 +14,13 @@ import bz2
 import hashlib
 import os
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.engine import ink, layout, strokes
-from core.engine.data import DATA_DIR_ENV, DataError, cache_dir, download_with_torchvision, resolve_data_dir
+from core.engine.data import DATA_DIR_ENV, DataError, Digits, cache_dir, download_with_torchvision, resolve_data_dir
 from core.engine.layout import relayout
 
 FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
@@ -51,25 +50,16 @@ def read_usps(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return gray.reshape(-1, SIDE, SIDE), labels
 
 
-@dataclass
-class USPS:
-    """The two USPS sets: 28x28 (MNIST layout) for the models, 16x16 as published."""
-
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    train_images16: torch.Tensor
-    test_images16: torch.Tensor
-    root: Path
-
-
 def _missing_message(folder: Path, reason: str) -> str:
     return (f"USPS not found in {folder} ({reason}). Put {FILES['train']} and {FILES['test']} in {folder}/, "
             f"or point --data-dir or the {DATA_DIR_ENV} environment variable at a folder whose USPS/ has them.")
 
 
-def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> USPS:
+def load_usps(data_dir: str | os.PathLike | None = None, *, side: int = 28, download: bool = True) -> Digits:
+    """The zip codes at 28x28 in MNIST's layout (the models' input), or at 16x16 as
+    published (`side=16`, for the 1989 net trained on them)."""
+    if side not in (SIDE, 28):
+        raise ValueError(f"USPS comes at 16x16 or laid out at 28x28, not {side}")
     root = resolve_data_dir(data_dir)
     folder = root / "USPS"
     paths = {split: folder / name for split, name in FILES.items()}
@@ -79,7 +69,10 @@ def load_usps(data_dir: str | os.PathLike | None = None, *, download: bool = Tru
         download_with_torchvision("USPS", folder, lambda reason: _missing_message(folder, reason))
         if not all(p.is_file() for p in paths.values()):
             raise DataError(_missing_message(folder, "files missing after download"))
-    return USPS(**_decoded(paths), root=root)
+    t = _decoded(paths)
+    if side == SIDE:
+        return Digits("usps", t["train_images16"], t["train_labels"], t["test_images16"], t["test_labels"], root)
+    return Digits("usps", t["train_images"], t["train_labels"], t["test_images"], t["test_labels"], root)
 
 
 def _decoded(paths: dict[str, Path]) -> dict[str, torch.Tensor]:

@@ -13,7 +13,8 @@ from captum.attr import Occlusion
 
 from core.engine.attribution import METHODS, blank_like, explain, most_influential_window, occlusion_window
 from core.engine.config import from_preset
-from core.engine.data import load_mnist, normalize
+from core.engine.data import normalize
+from core.engine.mnist import load_mnist
 from core.engine.models import build_model
 from core.predict import model_path
 from core.runs.checkpoint import load_model

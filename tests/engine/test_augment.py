@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from core.engine import augment as A
 from core.engine.augment import Augmentation, augment, change_thickness
-from core.engine.data import load_mnist
+from core.engine.mnist import load_mnist
 from core.engine.strokes import stroke_width
 
 

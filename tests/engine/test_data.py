@@ -5,7 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from core.engine.data import DataError, load_mnist, read_idx, resolve_data_dir, split
+from core.engine.data import DataError, resolve_data_dir, split
+from core.engine.mnist import load_mnist, read_idx
 
 
 def write_idx(path, array: np.ndarray, truncate: int = 0):

@@ -60,8 +60,9 @@ def test_missing_files_name_the_setting_and_the_files(tmp_path):
 
 
 def test_the_real_zip_code_digits(mnist_dir):
-    usps = load_usps(mnist_dir, download=False)
-    assert usps.train_images.shape == (7291, 28, 28) and usps.test_images16.shape == (2007, 16, 16)
+    usps, published = load_usps(mnist_dir, download=False), load_usps(mnist_dir, side=16, download=False)
+    assert usps.train_images.shape == (7291, 28, 28) and published.test_images.shape == (2007, 16, 16)
+    assert torch.equal(usps.test_labels, published.test_labels)
     # The test-set counts per digit published with the data.
     assert torch.bincount(usps.test_labels).tolist() == [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
 
@@ -69,8 +70,8 @@ def test_the_real_zip_code_digits(mnist_dir):
 def test_the_default_model_reads_zip_codes_it_never_saw(mnist_dir):
     """>= 99.3% on MNIST's test set (measured 99.68%) and >= 98.0% on the 2,007 zip-code
     test digits it never saw (measured 98.01%)."""
-    from core.engine.data import load_mnist
     from core.engine.evaluation import predict_scores
+    from core.engine.mnist import load_mnist
     from core.predict import model_path
     from core.runs.checkpoint import load_model
 

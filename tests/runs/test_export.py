@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from core.engine.config import from_preset
-from core.engine.data import load_mnist, normalize
+from core.engine.data import normalize
 from core.engine.evaluation import predict_scores
 from core.engine.layout import relayout
+from core.engine.mnist import load_mnist
 from core.engine.models import build_model
 from core.export import main
 from core.runs.checkpoint import load_model, save_checkpoint
