@@ -19,7 +19,7 @@ from core.engine.datasets import load_test_set
 from core.engine.introspect import conv_kernels, feature_maps
 from core.engine.prediction import predict_image
 from core.runs.checkpoint import load_model
-from core.runs.report import epoch_report, epoch_report_path
+from core.runs.evaluation_record import epoch_report, epoch_report_path
 from core.runs.snapshots import list_snapshots, snapshot_path
 
 

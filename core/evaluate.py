@@ -13,7 +13,7 @@ from core.engine.datasets import load_test_set
 from core.engine.handwriting import HandwritingDataError, handwriting_report, read_handwriting
 from core.runs.checkpoint import CheckpointError, load_model, read_checkpoint
 from core.runs.command_line import OneLineParser, fail
-from core.runs.report import other_test_set, summary_line, write_evaluation
+from core.runs.evaluation_record import other_test_set, summary_line, write_evaluation
 from core.runs.store import DEFAULT_MODEL_DIR
 
 

@@ -1,5 +1,5 @@
 """`python -m core.export --run RUN_DIR --format onnx|state_dict [--out DIR]`: a run's
-model for use outside Digit Lab (see core.runs.export). ONNX exports are checked
+model for use outside Digit Lab (see core.runs.model_export). ONNX exports are checked
 with onnxruntime against PyTorch on the 10,000 MNIST test digits; exit 1 if they
 disagree, 2 on bad input."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.engine.data import DataError
 from core.runs.command_line import OneLineParser, fail
-from core.runs.export import FORMATS, ExportError, export_onnx, export_state_dict
+from core.runs.model_export import FORMATS, ExportError, export_onnx, export_state_dict
 from core.runs.store import DEFAULT_MODEL_DIR
 
 

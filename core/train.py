@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.engine.trainer import resolve_device
 from core.runs.command_line import OneLineParser, add_train_options, config_from_args, fail
-from core.runs.report import summary_line
+from core.runs.evaluation_record import summary_line
 from core.runs.run_process import run_training
 from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError, read_json, run_path

@@ -11,7 +11,7 @@ import torch
 
 from core.engine.attribution import METHODS, Explanation, explain
 from core.engine.data import MNIST_MEAN, MNIST_STD
-from core.engine.evaluation import using_threads
+from core.engine.scoring import using_threads
 from dashboard import figures, pictures
 
 CACHE_KEY = "attribution_explanations"

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.engine.datasets import TestSet
-from core.runs.report import epoch_report
+from core.runs.evaluation_record import epoch_report
 from core.runs.snapshots import list_snapshots, snapshot_path
 from dashboard import cached
 from dashboard.widgets import PickedModel, load_picked

@@ -1,5 +1,5 @@
 """The Runs page's per-run actions: rename, delete (confirmed) and model download
-(model.pt as is; ONNX and state_dict built on demand by core.runs.export)."""
+(model.pt as is; ONNX and state_dict built on demand by core.runs.model_export)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.engine.config import ConfigError
 from core.engine.data import DataError
-from core.runs.export import ExportError, export_onnx, export_state_dict
+from core.runs.model_export import ExportError, export_onnx, export_state_dict
 from core.runs.store import RunInfo, RunStoreError, delete_run, rename_run
 from dashboard import cached
 

@@ -6,7 +6,7 @@ import streamlit as st
 from core.engine.datasets import OTHER, TITLES
 from dashboard import cached
 from dashboard.epochs import at_epoch, epoch_slider, report_at_epoch
-from dashboard.evaluation_view import show_report
+from dashboard.report_view import show_report
 from dashboard.widgets import load_picked, run_label, run_picker
 
 st.title("Evaluate")

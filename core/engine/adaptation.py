@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from core.engine.config import TrainConfig
 from core.engine.data import Splits
-from core.engine.evaluation import score
+from core.engine.scoring import score
 from core.engine.trainer import Hooks, Trainer, TrainResult
 
 

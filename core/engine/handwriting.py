@@ -15,10 +15,10 @@ import torch
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from core.engine.evaluation import predict_scores, test_report
 from core.engine.image_reading import ImageError
 from core.engine.ink import NoDigitError
 from core.engine.preprocess import prepare_digit
+from core.engine.scoring import predict_scores, test_report
 
 DIGIT_FOLDERS = tuple(str(d) for d in range(10))
 HOLDOUT_SEED = 1989

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.engine.evaluation import using_threads
 from core.engine.preprocess import Prepared, prepare_digit
+from core.engine.scoring import using_threads
 
 
 @dataclass

@@ -20,8 +20,8 @@ import torch
 from core.engine.config import TrainConfig
 from core.engine.data import normalize
 from core.engine.datasets import OTHER
-from core.engine.evaluation import TTA_SHIFTS
 from core.engine.options import TRAIN_SIZES
+from core.engine.scoring import TTA_SHIFTS
 from core.engine.trainer import TRAIN_EVAL_SIZE, Trainer, resolve_device, training_batch
 
 TEST_SIZES = {"mnist": 10_000, "usps": 2_007}  # the published test sets

@@ -19,8 +19,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from core.engine.augment import Augmentation, augment
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
-from core.engine.evaluation import loss_and_accuracy, loss_fn, predict_scores, score
 from core.engine.models import build_model
+from core.engine.scoring import loss_and_accuracy, loss_fn, predict_scores, score
 
 SMALL_BATCH = 32
 # After each epoch the weights are also scored on up to this many training digits,

@@ -17,12 +17,12 @@ import torch
 from core.engine.adaptation import AdaptRecipe, adapt
 from core.engine.data import split
 from core.engine.datasets import TestSet, load_digits
-from core.engine.evaluation import predict_scores, test_report
 from core.engine.handwriting import default_holdout, handwriting_report, holdout_split, read_handwriting
+from core.engine.scoring import predict_scores, test_report
 from core.engine.trainer import Hooks
 from core.runs.checkpoint import load_model
+from core.runs.evaluation_record import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.files import read_json
-from core.runs.report import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.run_process import describe
 from core.runs.store import write_json_atomic, write_status
 

@@ -22,12 +22,12 @@ from core.engine.datasets import TestSet, load_digits
 from core.engine.models import build_model, count_parameters
 from core.engine.trainer import Cancelled, Hooks, fit, resolve_device
 from core.runs.checkpoint import save_checkpoint
+from core.runs.evaluation_record import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
 from core.runs.progress import ProgressWriter
 from core.runs.provenance import provenance
 from core.runs.queue import wait_for_slot
-from core.runs.report import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES, SnapshotKeeper
 from core.runs.store import DEFAULT_RUNS_DIR, metrics_to_csv, new_run_id, run_path, write_status
 from core.runs.tensorboard_log import TensorBoardLog
@@ -67,7 +67,7 @@ class TrainingJob:
         fit(self.cfg, data, hooks)
 
     def scored_epochs(self, run_dir: Path, data) -> ScoredEpochs:
-        """Keeps the loop's test-set scores for the reports (see core.runs.report)."""
+        """Keeps the loop's test-set scores for the reports (see core.runs.evaluation_record)."""
         self.scored = ScoredEpochs(run_dir, TestSet(self.cfg.dataset, data.test_x, data.test_y), self.cfg.tta)
         return self.scored
 

@@ -4,7 +4,7 @@ on a store with two real three-epoch runs (relu + max against tanh + avg)."""
 
 from __future__ import annotations
 
-from core.runs.report import epoch_report_path
+from core.runs.evaluation_record import epoch_report_path
 from core.runs.store import read_json, write_json_atomic
 from tests.app.test_pages import charts, run_page
 

@@ -70,8 +70,8 @@ def test_the_real_zip_code_digits(mnist_dir):
 def test_the_default_model_reads_zip_codes_it_never_saw(mnist_dir):
     """>= 99.3% on MNIST's test set (measured 99.68%) and >= 98.0% on the 2,007 zip-code
     test digits it never saw (measured 98.01%)."""
-    from core.engine.evaluation import predict_scores
     from core.engine.mnist import load_mnist
+    from core.engine.scoring import predict_scores
     from core.predict import model_path
     from core.runs.checkpoint import load_model
 

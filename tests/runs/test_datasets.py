@@ -8,7 +8,7 @@ import torch
 
 from core.engine.config import ConfigError, from_preset
 from core.engine.datasets import load_test_set
-from core.engine.evaluation import predict_scores
+from core.engine.scoring import predict_scores
 from core.runs.checkpoint import load_model
 from core.runs.run_process import run_training
 from core.runs.store import read_json, read_metrics
@@ -71,7 +71,7 @@ def test_sizes_are_checked_against_the_chosen_dataset(overrides, field):
 def test_a_missing_second_dataset_is_a_reason_in_the_report_not_an_error(mnist_dir, tmp_path, monkeypatch):
     """A data folder with MNIST but no USPS, and no network: the cross-dataset test says why."""
     import core.engine.usps as usps
-    from core.runs.report import other_test_set
+    from core.runs.evaluation_record import other_test_set
 
     data = tmp_path / "data"
     (data / "MNIST").mkdir(parents=True)

@@ -18,13 +18,13 @@ import torch.nn.functional as F
 
 from core.engine.config import from_preset
 from core.engine.data import normalize
-from core.engine.evaluation import predict_scores
 from core.engine.layout import relayout
 from core.engine.mnist import load_mnist
 from core.engine.models import build_model
+from core.engine.scoring import predict_scores
 from core.export import main
 from core.runs.checkpoint import load_model, save_checkpoint
-from core.runs.export import MAX_PROB_DIFF, check_onnx, export_onnx, export_state_dict
+from core.runs.model_export import MAX_PROB_DIFF, check_onnx, export_onnx, export_state_dict
 from core.runs.store import DEFAULT_MODEL_DIR
 from tests.conftest import PROJECT_ROOT
 
@@ -108,7 +108,7 @@ def test_a_model_that_differs_fails_the_check_and_the_command_exits_1(tmp_path, 
     exported = export_onnx(run_dir, digits=mnist.test_images[:2000])
     other = build_model(cfg).eval()  # fresh weights: what a wrong graph would compute
     assert not check_onnx(exported.onnx, other, mnist.test_images[:2000]).ok
-    monkeypatch.setattr("core.runs.export.MAX_PROB_DIFF", -1.0)  # any difference at all fails
+    monkeypatch.setattr("core.runs.model_export.MAX_PROB_DIFF", -1.0)  # any difference at all fails
     assert main(["--run", str(run_dir), "--data-dir", str(mnist_dir)]) == 1
     assert "does not match PyTorch" in capsys.readouterr().err
 

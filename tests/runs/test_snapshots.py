@@ -12,8 +12,8 @@ from core.engine.config import from_preset
 from core.engine.datasets import load_test_set
 from core.engine.models import build_model
 from core.runs.checkpoint import load_model, read_checkpoint
+from core.runs.evaluation_record import epoch_report, epoch_report_path
 from core.runs.launcher import launch_run
-from core.runs.report import epoch_report, epoch_report_path
 from core.runs.snapshots import SnapshotKeeper, list_snapshots, snapshot_path, thin
 from core.runs.store import read_json, read_metrics
 from tests.conftest import copy_run

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from core.engine.config import from_preset
-from core.engine.evaluation import predict_scores
 from core.engine.mnist import load_mnist
+from core.engine.scoring import predict_scores
 from core.runs.checkpoint import load_model
 from core.runs.run_process import run_training
 from core.runs.store import METRIC_COLUMNS, read_json, read_metrics

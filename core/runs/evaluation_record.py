@@ -17,7 +17,7 @@ import torch
 
 from core.engine.data import DataError
 from core.engine.datasets import OTHER, TestSet, load_test_set
-from core.engine.evaluation import predict_scores, test_report
+from core.engine.scoring import predict_scores, test_report
 from core.runs.checkpoint import load_model
 from core.runs.files import read_json
 from core.runs.snapshots import snapshot_path

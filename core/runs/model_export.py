@@ -22,8 +22,8 @@ import torch.nn as nn
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD
 from core.engine.datasets import load_test_set
-from core.engine.evaluation import predict_scores
 from core.engine.models import build_model
+from core.engine.scoring import predict_scores
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.files import write_bytes_atomic, write_json_atomic
 

@@ -12,7 +12,7 @@ from dashboard.widgets import PickedModel
 
 
 def show_report(report: dict, dataset: str, key: str, run_id: str, picked: PickedModel | None = None) -> None:
-    """`report` as core.engine.evaluation.test_report writes it, scored on `dataset`'s test set
+    """`report` as core.engine.scoring.test_report writes it, scored on `dataset`'s test set
     by `picked` (whose attribution maps explain the digits); `key` names the widgets, and a
     new run starts with no cell selected."""
     left, right = st.columns([3, 2])
