@@ -9,11 +9,12 @@ import streamlit as st
 from core.engine import config as C
 from core.engine import options as O
 from core.runs.launcher import cancel_sweep, launch_sweep
+from core.runs.states import LIVE_STATES
 from core.runs.store import RunStoreError
 from core.runs.sweeps.plan import SweepError, format_value, split_values, sweepable_options
 from core.runs.sweeps.record import aggregate, load_sweep, sweep_table
 from dashboard import cached, sweep_figures
-from dashboard.widgets import LIVE_STATES, plain, state_badge
+from dashboard.widgets import plain, state_badge
 
 DEFAULTS = {o.name: o.default for o in O.OPTIONS}
 CHOICES = {**{o.name: o.choices for o in O.OPTIONS if o.choices}, "preset": tuple(C.PRESETS)}

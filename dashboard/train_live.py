@@ -12,9 +12,10 @@ import streamlit as st
 
 from core.engine.datasets import TITLES
 from core.runs.launcher import cancel_run
+from core.runs.states import LIVE_STATES
 from core.runs.store import RunInfo, RunStoreError, is_valid_run_id
 from dashboard import cached, figures
-from dashboard.widgets import LIVE_STATES, format_seconds, plain, run_label, state_badge
+from dashboard.widgets import format_seconds, plain, run_label, state_badge
 
 LOG_TAIL_CHARS = 3000
 

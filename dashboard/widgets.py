@@ -15,7 +15,6 @@ from dashboard import cached
 from dashboard.run_tables import run_label  # noqa: F401 (the pages' run label, also here)
 
 STATE_COLOURS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red", "cancelled": "orange"}
-LIVE_STATES = ("queued", "running")
 
 
 def state_badge(state: str) -> None:

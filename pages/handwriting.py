@@ -3,10 +3,11 @@ model reads them, and adapt a model to you (a background run, watched live)."""
 
 import streamlit as st
 
+from core.runs.states import LIVE_STATES
 from dashboard import cached
 from dashboard import handwriting_view as view
 from dashboard.train_live import show_run, watch_run
-from dashboard.widgets import LIVE_STATES, model_picker
+from dashboard.widgets import model_picker
 
 st.title("Your handwriting")
 st.caption("Show Digit Lab a few of your digits, see how each model reads them, and adapt a model to you. "

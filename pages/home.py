@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from core.runs.states import LIVE_STATES
 from dashboard import cached, run_tables
-from dashboard.widgets import LIVE_STATES
 
 LATEST = 5
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.runs.store import STATES
+from core.runs.states import STATES
 from dashboard import cached, figures, handwriting_view, run_tables, runs_actions
 from dashboard.widgets import run_label, run_picker
 

@@ -3,12 +3,12 @@ trials, then mean test accuracy over two axes and every trial in parallel coordi
 
 import streamlit as st
 
+from core.runs.states import LIVE_STATES
 from core.runs.store import RunStoreError
 from core.runs.sweeps.ray_extra import RAY_INSTALL, ray_installed
 from core.runs.sweeps.record import list_sweeps, load_sweep
 from dashboard import cached
 from dashboard.sweeps_view import details, header, live_sweep, new_sweep_form, pick_sweep, results, trials_table
-from dashboard.widgets import LIVE_STATES
 
 st.title("Sweeps")
 runs_dir = cached.runs_dir()

@@ -5,10 +5,10 @@ import streamlit as st
 
 from core.engine.config import ConfigError
 from core.runs.launcher import launch_run
+from core.runs.states import LIVE_STATES
 from core.runs.store import RunStoreError
 from dashboard import augment_preview, cached, train_live, train_preview
 from dashboard.train_form import current_config, preset_picker, train_form
-from dashboard.widgets import LIVE_STATES
 
 st.title("Train")
 

@@ -15,6 +15,7 @@ import torch.nn as nn
 from core.engine.config import TrainConfig
 from core.engine.models import build_model
 from core.runs.files import write_bytes_atomic
+from core.runs.messages import one_line
 from core.runs.store_files import StoreFileError, read_bytes
 
 
@@ -40,7 +41,7 @@ def read_checkpoint(path: Path) -> dict:
         raise CheckpointError(str(e)) from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         # weights_only refuses pickles that carry code; truncated files land here too.
-        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        reason = one_line(e, 160)
         raise CheckpointError(f"{Path(path).name} cannot be loaded safely: {reason}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise CheckpointError(f"{Path(path).name} is not a Digit Lab checkpoint")

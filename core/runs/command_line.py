@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.engine import config as C
 from core.engine import options as O
+from core.runs.messages import one_line
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -19,7 +20,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def fail(message: str, code: int = 2):
-    print(message.splitlines()[0] if message else "error", file=sys.stderr)
+    print(one_line(message, None), file=sys.stderr)
     raise SystemExit(code)
 
 

@@ -20,6 +20,7 @@ from core.engine.config import TrainConfig, validate
 from core.runs.command_line import config_to_args, options_to_args
 from core.runs.liveness import now_iso, request_cancel, signal_owner
 from core.runs.queue import DEFAULT_LIMIT
+from core.runs.states import LIVE_STATES
 from core.runs.store import (
     PROJECT_ROOT,
     effective_state,
@@ -30,7 +31,7 @@ from core.runs.store import (
     write_status,
 )
 from core.runs.sweeps.plan import SweepError, grid_to_args, plan
-from core.runs.sweeps.record import LIVE_STATES, read_record, sweep_path, sweeps_dir_for, write_record
+from core.runs.sweeps.record import read_record, sweep_path, sweeps_dir_for, write_record
 
 # Runs from the app wait their turn beyond this many at once (see core.runs.queue).
 QUEUE_LIMIT = DEFAULT_LIMIT

@@ -26,6 +26,7 @@ from core.engine.models import build_model
 from core.engine.scoring import predict_scores
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.files import write_bytes_atomic, write_json_atomic
+from core.runs.messages import one_line
 
 FORMATS = ("onnx", "state_dict")
 ONNX_NAME = "model.onnx"
@@ -100,7 +101,7 @@ def check_onnx(onnx_path: str | Path, model: nn.Module, digits: torch.Tensor) ->
         got = np.concatenate([session.run(["probs"], {"pixels": pixels[i : i + CHECK_BATCH]})[0]
                               for i in range(0, len(pixels), CHECK_BATCH)])
     except Exception as e:  # onnxruntime's own error types; the user gets one line
-        raise ExportError(f"onnxruntime cannot run {onnx_path}: {str(e).splitlines()[0][:200]}") from None
+        raise ExportError(f"onnxruntime cannot run {onnx_path}: {one_line(e, 200)}") from None
     return OnnxCheck(digits=len(digits), classes_differ=int((got.argmax(1) != expected.argmax(1)).sum()),
                      max_prob_diff=float(np.abs(got - expected).max()))
 
@@ -123,7 +124,7 @@ def onnx_bytes(model: nn.Module, side: int) -> tuple[bytes, int]:
             proto = program.model_proto
             onnx.checker.check_model(proto)
         except Exception as e:  # the exporter and checker raise many kinds; the user gets one line
-            raise ExportError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+            raise ExportError(f"ONNX export failed: {one_line(e, 200, named=True)}") from None
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return proto.SerializeToString(), opset
 

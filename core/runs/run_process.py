@@ -25,6 +25,7 @@ from core.runs.checkpoint import save_checkpoint
 from core.runs.evaluation_record import ScoredEpochs, other_test_set, write_evaluation
 from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
 from core.runs.liveness import CANCEL_FILE, Heartbeat, cancel_watch, identity, now_iso
+from core.runs.messages import one_line
 from core.runs.progress import ProgressWriter
 from core.runs.provenance import provenance
 from core.runs.queue import wait_for_slot
@@ -152,7 +153,7 @@ def run_training(cfg: TrainConfig, runs_dir: Path = DEFAULT_RUNS_DIR, show_bar: 
         state = "cancelled"
         summary = _finish_cancelled(run_dir, job, data)
     except (Exception, KeyboardInterrupt) as e:
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        message = one_line(e, None)
         write_status(run_dir, state="failed", ended_at=now_iso(), error=f"{type(e).__name__}: {message}")
         if not isinstance(e, DataError):
             raise

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
 from core.runs.liveness import is_alive
+from core.runs.states import FINAL_STATES, LIVE_STATES
 from core.runs.store_files import (
     CONFIG_FIELDS,
     MAX_METRIC_ROWS,
@@ -45,8 +46,6 @@ def runs_dir_setting() -> Path:
     return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR).expanduser().absolute()
 
 
-STATES = ("queued", "running", "completed", "failed", "cancelled")
-FINAL_STATES = ("completed", "failed", "cancelled")
 METRIC_COLUMNS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc",
     "test_loss", "test_acc", "lr", "epoch_seconds",
@@ -130,7 +129,7 @@ def effective_state(status: dict) -> str:
     """The state to show: a run (or sweep) whose process has died is failed, not running
     (the rule, host + pid + start time or a heartbeat, is core.runs.liveness.is_alive)."""
     state = status.get("state", "failed")
-    if state not in ("running", "queued"):
+    if state not in LIVE_STATES:
         return state
     return state if is_alive(status) else "failed"
 
@@ -187,7 +186,7 @@ def load_run(path: Path) -> RunInfo:
     # The summary is copied into status.json when a run ends, so listing never
     # parses the (large) evaluation.json.
     info.summary = info.status.get("summary") or {}
-    if info.has_model and info.state not in ("running", "queued"):
+    if info.has_model and info.state not in LIVE_STATES:
         problem = model_problem(path / "model.pt")
         if problem:
             info.problems.append(problem)
@@ -256,7 +255,7 @@ def delete_run(runs_dir: Path, run_id: str) -> None:
     path = run_path(runs_dir, run_id)
     status_path = path / "status.json"
     try:
-        live = effective_state(read_json(status_path)) in ("running", "queued")
+        live = effective_state(read_json(status_path)) in LIVE_STATES
     except (OSError, ValueError):
         live = False  # no readable status: a broken folder, free to delete
     if live:

@@ -19,6 +19,9 @@ import os
 import stat
 from pathlib import Path
 
+from core.runs.messages import one_line
+from core.runs.states import STATES
+
 MB = 2**20
 # Per kind of file; a run's own files are far smaller (status 2 kB, evaluation.json of a
 # poor model about 2.5 MB with every misread digit listed).
@@ -71,7 +74,7 @@ def read_json(path: Path, cap: int | None = None):
     try:
         return json.loads(data, parse_constant=_constant)
     except (ValueError, RecursionError) as e:
-        reason = str(e).splitlines()[0][:80]
+        reason = one_line(e, 80)
         raise StoreFileError(f"{Path(path).name} is unreadable: not valid JSON ({reason})") from None
 
 
@@ -150,7 +153,7 @@ SUMMARY_FIELDS = {
     "parent_test_acc": _fraction_or_none,
 }
 STATUS_FIELDS = {
-    "state": lambda v: v in ("queued", "running", "completed", "failed", "cancelled"),
+    "state": lambda v: v in STATES,
     "error": _text_or_none, "pid": lambda v: v is None or _is_count(v, 2**31),
     "host": _text_or_none, "started_at": _text_or_none, "ended_at": _text_or_none, "heartbeat_at": _text_or_none,
     "summary": lambda v: v is None or (isinstance(v, dict) and not record_problems(v, SUMMARY_FIELDS, "summary")),
@@ -197,7 +200,7 @@ def report_problems(report) -> list[str]:
     return found
 
 
-_STATE = lambda v: v in ("queued", "running", "completed", "failed", "cancelled")  # noqa: E731
+_STATE = lambda v: v in STATES  # noqa: E731
 _SCALAR = lambda v: v is None or isinstance(v, (str, int, float, bool))  # noqa: E731
 TRIAL_FIELDS = {
     "index": lambda v: _is_count(v, 10**6), "run_id": lambda v: isinstance(v, str) and len(v) <= 200,

@@ -170,7 +170,8 @@ def launch_from(page, app_url: str, name: str) -> None:
 
 
 def test_three_runs_from_two_tabs_all_complete_in_their_own_folders(browser, app_url):
-    from core.runs.store import FINAL_STATES, list_runs
+    from core.runs.states import FINAL_STATES
+    from core.runs.store import list_runs
 
     runs_dir = Path(os.environ["DIGIT_LAB_TEST_BROWSER_STORE"])
     before = {r.run_id for r in list_runs(runs_dir)}

@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 
 from core.runs.liveness import Heartbeat, identity, now_iso, request_cancel
-from core.runs.store import FINAL_STATES, new_run_id, run_path
+from core.runs.messages import one_line
+from core.runs.states import FINAL_STATES
+from core.runs.store import new_run_id, run_path
 from core.runs.sweeps.plan import SweepError, Trial, format_value, point_label, typed_grid
 from core.runs.sweeps.record import (
     NEVER_STARTED,
@@ -210,7 +212,7 @@ class SweepDriver:
         except (KeyboardInterrupt, SystemExit):
             request_cancel(self.sweep_dir)
         except Exception as e:  # Ray itself failed: record it, one line
-            error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            error = one_line(e, named=True)
         finally:
             for s in (signal.SIGTERM, signal.SIGINT):  # nothing left to stop: let the record be written
                 signal.signal(s, signal.SIG_IGN)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from core.runs.liveness import CANCEL_FILE, cancel_watch
+from core.runs.messages import one_line
 from core.runs.store import PROJECT_ROOT
 from core.runs.sweeps.plan import SweepError, Trial
 from core.runs.sweeps.record import trial_outcome
@@ -73,7 +74,7 @@ def ray_init(address: str | None, log_path: Path) -> None:
             with stderr_to(log_path):
                 ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
     except ConnectionError as e:
-        reason = str(e).splitlines()[0] if str(e) else "no answer"
+        reason = one_line(e) if str(e).strip() else "no answer"
         if log_path.is_file() and "InvalidAuthToken" in log_path.read_text(errors="replace")[-20_000:]:
             reason = ("the cluster asks for its authentication token: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
                       "and RAY_AUTH_MODE=token")
@@ -220,7 +221,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
         cfg = TrainConfig.from_dict({**spec["config"], **config})  # from_dict drops the index
         run_training(cfg, Path(spec["runs_dir"]), run_id=spec["run_id"], on_epoch=on_epoch, should_stop=should_stop)
     except Exception as e:  # the run recorded it as failed; the sweep goes on
-        error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        error = one_line(e, named=True)
     outcome = trial_outcome(Path(spec["runs_dir"]) / spec["run_id"], over=True)
     if outcome is None:  # run_training failed before its run recorded anything
         outcome = {"state": "failed", "error": "its run did not start"}

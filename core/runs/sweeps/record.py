@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from core.runs.liveness import CANCEL_FILE
+from core.runs.states import LIVE_STATES
 from core.runs.store import (
     RunStoreError,
     effective_state,
@@ -25,7 +26,6 @@ from core.runs.store_files import StoreFileError, sweep_problems
 from core.runs.sweeps.plan import format_value
 
 RECORD = "sweep.json"
-LIVE_STATES = ("queued", "running")
 NEVER_STARTED = "the sweep ended before this trial started"
 
 
