@@ -108,16 +108,6 @@ def per_class_figure(per_class: list[dict]) -> go.Figure:
                    yaxis=dict(range=[max(0.0, low - 0.02), 1.0]), legend=dict(orientation="h"))
 
 
-def probs_figure(probs: list[float], height: int = 260) -> go.Figure:
-    best = int(np.argmax(probs))
-    colours = ["#d62728" if i == best else "#7f7f7f" for i in range(len(probs))]
-    fig = go.Figure(go.Bar(x=[str(i) for i in range(len(probs))], y=probs, marker_color=colours,
-                           hovertemplate="%{x}: %{y:.2%}<extra></extra>"))
-    fig.update_xaxes(type="category", title="digit")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    return _layout(fig, "Probabilities", height=height)
-
-
 def mosaic(tiles: np.ndarray, columns: int | None = None) -> np.ndarray:
     """[n, h, w] -> one 2-D array of tiles in a grid, separated by NaN (blank) lines."""
     n, h, w = tiles.shape

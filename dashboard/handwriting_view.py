@@ -18,6 +18,7 @@ from core.runs.store import DEFAULT_MODEL_DIR, is_valid_run_id
 from dashboard import cached, figures
 from dashboard.drawing_canvas import SIDE as CANVAS_SIDE
 from dashboard.drawing_canvas import drawing_canvas
+from dashboard.links import page_link
 
 SET_KEY = "handwriting_set"  # the set chosen here, also where Draw's "right / it was" buttons add
 
@@ -201,9 +202,10 @@ def what_changed(run_id: str) -> None:
     if not (is_valid_run_id(parent) or parent == DEFAULT_MODEL_DIR.name) or not is_valid_run_id(run_id):
         return  # a folder name from a file goes into a link only when it is an id
     # The default model's folder is named default-model: both pages find it by that id too.
-    links = [f":material/draw: [Draw: the parent and the adapted model side by side](draw?runs={parent},{run_id})",
+    links = [f":material/draw: [Draw: the parent and the adapted model side by side]"
+             f"({page_link('draw', runs=[parent, run_id])})",
              f":material/filter: [Filters: their kernels and feature maps side by side]"
-             f"(filters?run={parent}&compare={run_id})"]
+             f"({page_link('filters', run=parent, compare=run_id)})"]
     st.markdown(" · ".join(links))
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import pandas as pd
 
 from core.runs.store import RunInfo
+from dashboard.links import page_link
 
 KEY_SETTINGS = ("activation", "pooling", "dropout", "optimizer", "lr", "epochs", "batch_size")
 # Bookkeeping that always differs between runs and says nothing about the recipe: when
@@ -41,7 +42,7 @@ def _best_val(run: RunInfo) -> float | None:
 def _links(run: RunInfo) -> dict:
     """Relative links to the pages that show this run's model (none without one)."""
     usable = run.has_model and not run.broken
-    return {page: f"{page}?run={run.run_id}" if usable else None for page in VIEW_PAGES}
+    return {page: page_link(page, run=run.run_id) if usable else None for page in VIEW_PAGES}
 
 
 def run_row(run: RunInfo) -> dict:

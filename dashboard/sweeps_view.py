@@ -14,6 +14,7 @@ from core.runs.store import RunStoreError
 from core.runs.sweeps.plan import SweepError, format_value, split_values, sweepable_options
 from core.runs.sweeps.record import aggregate, load_sweep, sweep_table
 from dashboard import cached, sweep_figures
+from dashboard.links import page_link
 from dashboard.widgets import plain, state_badge
 
 DEFAULTS = {o.name: o.default for o in O.OPTIONS}
@@ -103,7 +104,7 @@ def trials_table(record: dict) -> None:
         st.caption("The sweep is starting; its trials appear here in a moment.")
         return
     frame = pd.DataFrame(rows)
-    frame["open"] = [f"./evaluate?run={r}" for r in frame["run_id"]]
+    frame["open"] = ["./" + page_link("evaluate", run=r) for r in frame["run_id"]]
     if frame["error"].isna().all():
         frame = frame.drop(columns="error")
     st.dataframe(frame, hide_index=True, column_config={

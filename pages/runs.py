@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.runs.states import STATES
 from dashboard import cached, figures, handwriting_view, run_tables, runs_actions
+from dashboard.links import page_link
 from dashboard.widgets import run_label, run_picker
 
 st.title("Runs")
@@ -65,11 +66,10 @@ if picked:
         with_models = [r for r in picked if r.has_model and not r.broken]
         if len(with_models) > 1:
             first, second = with_models[0].run_id, with_models[1].run_id
-            drawn = ",".join(r.run_id for r in with_models[:4])
-            # Plain relative links: they work under any base URL and in a new tab.
+            drawn = [r.run_id for r in with_models[:4]]
             st.markdown(f":material/filter: [Kernels and feature maps of the first two side by side]"
-                        f"(filters?run={first}&compare={second}) · :material/draw: "
-                        f"[Draw one digit for the first {min(4, len(with_models))}](draw?runs={drawn})")
+                        f"({page_link('filters', run=first, compare=second)}) · :material/draw: "
+                        f"[Draw one digit for the first {len(drawn)}]({page_link('draw', runs=drawn)})")
 
 st.subheader("Manage a run")
 run = run_picker(shown, "Run", key="manage_run")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from core.engine.config import from_preset
 from core.engine.data import resolve_data_dir
 from core.engine.mnist import RAW_FILES
-from core.runs.store import write_json_atomic, write_status
+from core.runs.states import FINAL_STATES
+from core.runs.store import effective_state, read_json, write_json_atomic, write_status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,3 +126,17 @@ def comparison_store(store, epoch_runs):
     for run_dir in epoch_runs:
         copy_run(run_dir, store, run_dir.name)
     return store
+
+
+def wait_for_state(run_dir: Path, states=FINAL_STATES, timeout: float = 60.0) -> str:
+    """Poll status.json until the run reaches one of `states`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = effective_state(read_json(Path(run_dir) / "status.json"))
+            if state in states:
+                return state
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{run_dir} did not reach {states} in {timeout:.0f}s")

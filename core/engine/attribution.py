@@ -115,13 +115,3 @@ def explain(model: nn.Module, x: torch.Tensor, method: str = "integrated_gradien
                        toward_predicted=maps[0], toward_runner_up=maps[1])
 
 
-def most_influential_window(attribution_map: np.ndarray, size: int) -> tuple[int, int]:
-    """Top-left (row, col) of the size x size window with the largest summed attribution."""
-    a = np.asarray(attribution_map, dtype=np.float64)
-    if not 1 <= size <= min(a.shape):
-        raise ValueError(f"window size {size} does not fit a {a.shape[0]}x{a.shape[1]} map")
-    # Summed-area table: every window's sum in one pass.
-    table = np.pad(a.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    sums = table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
-    row, col = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(row), int(col)

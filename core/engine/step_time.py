@@ -134,19 +134,6 @@ def _eval_seconds_per_image(trainer: Trainer, images: int) -> float:
     return _timed(lambda: model(x), device) / images
 
 
-def measure_step_seconds(cfg: TrainConfig, steps: int = STEPS) -> float:
-    """Median seconds of one real training step of `cfg`, after a warm-up step
-    (at least `steps` of them, at most MAX_STEPS, unless the time budget runs out)."""
-    with _trainer(cfg) as trainer:
-        return _step_seconds(trainer, steps)
-
-
-def measure_eval_seconds_per_image(cfg: TrainConfig, images: int = EVAL_SAMPLE) -> float:
-    """Seconds per digit of a forward pass in eval mode, as the scoring runs it."""
-    with _trainer(cfg) as trainer:
-        return _eval_seconds_per_image(trainer, images)
-
-
 def measure(cfg: TrainConfig, steps: int = STEPS) -> Measured:
     """Both paces of `cfg`, from one model."""
     with _trainer(cfg) as trainer:

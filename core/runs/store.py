@@ -15,14 +15,13 @@ import re
 import secrets
 import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from core.runs.files import read_json, write_json_atomic  # noqa: F401 (re-exported)
 from core.runs.liveness import is_alive
-from core.runs.states import FINAL_STATES, LIVE_STATES
+from core.runs.states import LIVE_STATES
 from core.runs.store_files import (
     CONFIG_FIELDS,
     MAX_METRIC_ROWS,
@@ -274,15 +273,3 @@ def rename_run(runs_dir: Path, run_id: str, name: str) -> None:
     write_json_atomic(path, config)
 
 
-def wait_for_state(run_dir: Path, states=FINAL_STATES, timeout: float = 60.0) -> str:
-    """Poll status.json until the run reaches one of `states` (for tests and scripts)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = effective_state(read_json(Path(run_dir) / "status.json"))
-            if state in states:
-                return state
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{run_dir} did not reach {states} in {timeout:.0f}s")

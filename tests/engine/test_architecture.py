@@ -9,7 +9,7 @@ import torch
 from core.engine.architecture import layer_table, total_parameters
 from core.engine.config import from_preset
 from core.engine.models import build_model, count_parameters
-from core.engine.step_time import MAX_STEPS, Measured, estimate_run_seconds, measure, measure_step_seconds
+from core.engine.step_time import MAX_STEPS, STEPS, Measured, estimate_run_seconds, measure
 from core.engine.trainer import training_batch
 
 CONFIGS = {
@@ -24,6 +24,11 @@ CONFIGS = {
     "lenet1989-28": from_preset("lenet1989"),
     "lenet1989-16": from_preset("lenet1989-paper"),
 }
+
+
+def measure_step_seconds(cfg, steps: int = STEPS) -> float:
+    """Median seconds of one real training step of `cfg` (the preview's own measurement)."""
+    return measure(cfg, steps).step_seconds
 
 
 @pytest.mark.parametrize("name", CONFIGS)

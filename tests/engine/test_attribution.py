@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from captum.attr import Occlusion
 
-from core.engine.attribution import METHODS, blank_like, explain, most_influential_window, occlusion_window
+from core.engine.attribution import METHODS, blank_like, explain, occlusion_window
 from core.engine.config import from_preset
 from core.engine.data import normalize
 from core.engine.mnist import load_mnist
@@ -29,6 +29,18 @@ TINY = {  # small untrained models of every family, with BatchNorm and dropout w
     "lenet1989": dict(model="lenet1989"),
     "lenet1989-usps16": dict(model="lenet1989", dataset="usps"),
 }
+
+
+def most_influential_window(attribution_map: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left (row, col) of the size x size window with the largest summed attribution."""
+    a = np.asarray(attribution_map, dtype=np.float64)
+    if not 1 <= size <= min(a.shape):
+        raise ValueError(f"window size {size} does not fit a {a.shape[0]}x{a.shape[1]} map")
+    # Summed-area table: every window's sum in one pass.
+    table = np.pad(a.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+    row, col = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(row), int(col)
 
 
 @pytest.fixture(scope="module", autouse=True)

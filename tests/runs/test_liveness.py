@@ -25,10 +25,10 @@ from core.runs.store import (
     delete_run,
     effective_state,
     read_json,
-    wait_for_state,
     write_json_atomic,
     write_status,
 )
+from tests.conftest import wait_for_state
 
 RUN_ID = "20260101-000000-liveness-0001"
 

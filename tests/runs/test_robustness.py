@@ -23,9 +23,8 @@ from core.runs.store import (
     read_metrics,
     rename_run,
     run_path,
-    wait_for_state,
 )
-from tests.conftest import copy_run
+from tests.conftest import copy_run, wait_for_state
 
 
 class RunsCode:

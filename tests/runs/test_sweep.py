@@ -14,13 +14,18 @@ import pytest
 from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.liveness import is_alive
 from core.runs.store import load_run, read_json
-from core.runs.sweeps.plan import SweepError, parse_grid_args, plan_sweep, typed_grid
+from core.runs.sweeps.plan import SweepError, parse_grid_args, plan, typed_grid
 from core.runs.sweeps.record import aggregate, list_sweeps, load_sweep, sweep_table, sweeps_dir_for
 from core.sweep import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--epochs", "1", "--train-limit", "5000", "--widths", "8,16", "--hidden", "32", "--val-size", "1000",
         "--augment", "0", "--batch-size", "128"]
+
+
+def plan_sweep(grid, seeds=1, base=None, samples=None):
+    """The configs a sweep would train (validation included; raises SweepError)."""
+    return [t.config for t in plan(grid, seeds, base, samples)]
 
 
 def sweep_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

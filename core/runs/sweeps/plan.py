@@ -212,12 +212,6 @@ def plan(grid: dict[str, list], seeds: int = 1, base: dict | None = None, sample
     return trials
 
 
-def plan_sweep(grid: dict[str, list[str]], seeds: int = 1, base: dict | None = None,
-               samples: int | None = None) -> list[C.TrainConfig]:
-    """The configs a sweep would train (validation included; raises SweepError)."""
-    return [t.config for t in plan(grid, seeds, base, samples)]
-
-
 def base_options(args: argparse.Namespace) -> dict:
     """The single-run options given on a command line (preset included), None dropped."""
     fields = {f.name for f in dataclasses.fields(C.TrainConfig)} - {"sweep_id"}
