@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.engine import config as C
-from core.engine import options as O
+from core.engine.config import PRESETS, TRAIN_SIZES
+from core.engine.options import OPTION, OPTIONS, ConfigError
 from core.runs.launcher import cancel_sweep, launch_sweep
 from core.runs.states import LIVE_STATES
 from core.runs.store import RunStoreError
@@ -17,8 +17,8 @@ from dashboard import cached, sweep_figures
 from dashboard.links import page_link
 from dashboard.widgets import plain, state_badge
 
-DEFAULTS = {o.name: o.default for o in O.OPTIONS}
-CHOICES = {**{o.name: o.choices for o in O.OPTIONS if o.choices}, "preset": tuple(C.PRESETS)}
+DEFAULTS = {o.name: o.default for o in OPTIONS}
+CHOICES = {**{o.name: o.choices for o in OPTIONS if o.choices}, "preset": tuple(PRESETS)}
 SUGGESTED = {"activation": "relu,tanh,gelu", "pooling": "max,avg", "dropout": "0,0.25,0.5", "lr": "0.001,0.003,0.01",
              "widths": "16/32,32/64", "batchnorm": "on,off", "preset": "fast", "train_limit": "5000,20000"}
 NO_PRESET = "(defaults)"
@@ -35,7 +35,7 @@ def _help(name: str) -> str:
         return "comma-separated, from: " + ", ".join(CHOICES[name])
     if name == "widths":
         return "comma-separated lists, layers joined by '/', e.g. 16/32,32/64"
-    option = O.OPTION.get(name)
+    option = OPTION.get(name)
     if option is not None and option.kind is bool:
         return "on, off"
     return "comma-separated values" + (f"; {option.help}" if option is not None and option.help else "")
@@ -52,11 +52,11 @@ def new_sweep_form(expanded: bool) -> None:
             seeds = c1.number_input("Seeds per point", 1, 20, 2, key="sw_seeds")
             epochs = c2.number_input("Epochs", 1, 1000, 1, key="sw_epochs")
             # The largest set's bound here; planning checks the limit against the base recipe's own set.
-            train_limit = c3.number_input("Train images (0 = all)", 0, max(C.TRAIN_SIZES.values()) - 1, 5000, step=1000,
+            train_limit = c3.number_input("Train images (0 = all)", 0, max(TRAIN_SIZES.values()) - 1, 5000, step=1000,
                                           key="sw_train_limit")
             max_concurrent = c4.number_input("At once (0 = one per CPU)", 0, 64, 0, key="sw_max_concurrent")
             samples = c5.number_input("Random points (0 = whole grid)", 0, 10_000, 0, key="sw_samples")
-            preset = st.selectbox("Base recipe", [NO_PRESET, *C.PRESETS], key="sw_preset",
+            preset = st.selectbox("Base recipe", [NO_PRESET, *PRESETS], key="sw_preset",
                                   help="every option the grid does not vary comes from this recipe")
             submitted = st.form_submit_button("Launch sweep", type="primary", icon=":material/play_arrow:")
     if not submitted:
@@ -70,7 +70,7 @@ def new_sweep_form(expanded: bool) -> None:
     try:
         sweep_id = launch_sweep(grid, cached.runs_dir(), seeds=int(seeds), base=base, samples=int(samples) or None,
                                 max_concurrent=int(max_concurrent) or None)
-    except (SweepError, C.ConfigError, RunStoreError, OSError) as e:
+    except (SweepError, ConfigError, RunStoreError, OSError) as e:
         st.error(f"Could not start the sweep: {e}")
         return
     st.query_params["sweep"] = sweep_id

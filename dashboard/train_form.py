@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.engine import config as C
-from core.engine import options as O
+from core.engine.config import PRESETS, TrainConfig, from_preset
 from core.engine.data import resolve_data_dir
+from core.engine.options import OPTION, OPTIONS, ConfigError, Option, parse_widths
 
 PRESET_KEY = "tf_preset"
 NO_PRESET = "(defaults)"
-FORM_FIELDS = tuple(O.OPTION)
+FORM_FIELDS = tuple(OPTION)
 
 
 def _key(field: str) -> str:
@@ -28,7 +28,7 @@ def _key(field: str) -> str:
 
 
 def _widget_value(field: str, value):
-    kind = O.OPTION[field].kind
+    kind = OPTION[field].kind
     if kind is tuple:
         return "" if not value else ",".join(str(w) for w in value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -37,7 +37,7 @@ def _widget_value(field: str, value):
 
 
 def _values_for(preset: str | None) -> dict:
-    return {**{o.name: o.default for o in O.OPTIONS}, **C.PRESETS.get(preset or "", {})}
+    return {**{o.name: o.default for o in OPTIONS}, **PRESETS.get(preset or "", {})}
 
 
 def _fill(preset: str | None) -> None:
@@ -55,16 +55,16 @@ def preset_picker() -> None:
     """Above the form: choosing a preset refills every field."""
     if _key("model") not in st.session_state:
         _fill(None)
-    st.selectbox("Preset", [NO_PRESET, *C.PRESETS], key=PRESET_KEY, on_change=_on_preset,
+    st.selectbox("Preset", [NO_PRESET, *PRESETS], key=PRESET_KEY, on_change=_on_preset,
                  help="Fills the form with a named recipe; change any field afterwards.")
 
 
-def _help(option: O.Option) -> str | None:
+def _help(option: Option) -> str | None:
     parts = [option.help] + ([f"Only when {option.applies_when}."] if option.applies_when else [])
     return " ".join(p for p in parts if p) or None
 
 
-def _field(option: O.Option) -> None:
+def _field(option: Option) -> None:
     """The widget of one option, chosen by its type."""
     key, label, help_text = _key(option.name), option.label, _help(option)
     if option.choices is not None:
@@ -84,7 +84,7 @@ def _field(option: O.Option) -> None:
 
 def current_value(field: str):
     """A field's value as the form shows it now (before any launch)."""
-    return st.session_state.get(_key(field), O.OPTION[field].default)
+    return st.session_state.get(_key(field), OPTION[field].default)
 
 
 def _chosen_preset() -> str | None:
@@ -92,7 +92,7 @@ def _chosen_preset() -> str | None:
     return None if choice == NO_PRESET else choice
 
 
-def current_config() -> C.TrainConfig | C.ConfigError:
+def current_config() -> TrainConfig | ConfigError:
     """The config the form describes now, or why it is not valid: what Start would launch."""
     preset = _chosen_preset()
     # What the user changed from what the preset filled in counts as said, as on the
@@ -105,15 +105,15 @@ def current_config() -> C.TrainConfig | C.ConfigError:
     try:
         if "widths" in values:
             try:
-                values["widths"] = O.parse_widths(values["widths"] or "") or None
+                values["widths"] = parse_widths(values["widths"] or "") or None
             except ValueError as e:
-                raise C.ConfigError("widths", str(e)) from None
-        return C.from_preset(preset, **values)
-    except C.ConfigError as e:
+                raise ConfigError("widths", str(e)) from None
+        return from_preset(preset, **values)
+    except ConfigError as e:
         return e
 
 
-def config_error_text(error: C.ConfigError) -> str:
+def config_error_text(error: ConfigError) -> str:
     """'**field**: what is wrong', for st.error and the preview."""
     return f"**{error.field}**: {str(error).split(': ', 1)[-1]}"
 
@@ -131,7 +131,7 @@ def _common_fields() -> None:
         with column:
             st.markdown(f"**{title}**")
             for field in fields:
-                _field(O.OPTION[field])
+                _field(OPTION[field])
 
 
 def _advanced_fields() -> None:
@@ -139,12 +139,12 @@ def _advanced_fields() -> None:
     for column, (title, groups) in zip(st.columns(3), ADVANCED.items()):
         with column:
             st.markdown(f"**{title}**")
-            for option in O.OPTIONS:
+            for option in OPTIONS:
                 if option.group in groups and option.name not in in_view:
                     _field(option)
 
 
-def train_form() -> C.TrainConfig | None:
+def train_form() -> TrainConfig | None:
     """Draw the form; on a valid submit return the config, on an invalid one show why."""
     with st.container(border=True, key="train_form"):
         _common_fields()
@@ -154,7 +154,7 @@ def train_form() -> C.TrainConfig | None:
     if not submitted:
         return None
     cfg = current_config()
-    if isinstance(cfg, C.ConfigError):
+    if isinstance(cfg, ConfigError):
         st.error(config_error_text(cfg), icon=":material/error:")
         return None
     return cfg

@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.engine import config as C
-from core.engine import options as O
+from core.engine.config import PRESETS, TrainConfig, from_preset
+from core.engine.options import GROUPS, OPTION, OPTIONS, ConfigError, Option
 from core.runs.messages import one_line
 
 
@@ -24,7 +24,7 @@ def fail(message: str, code: int = 2):
     raise SystemExit(code)
 
 
-def _typed(option: O.Option):
+def _typed(option: Option):
     """The argparse type of an option: its parser, with a one-line message."""
     def parse(text: str):
         if option.name == "data_dir":  # relative to where it was typed, not to a Ray worker's folder
@@ -40,9 +40,9 @@ def _typed(option: O.Option):
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """Every option of core.engine.options. Defaults are None so that a preset fills
     what the user did not say and the user wins where both speak."""
-    p.add_argument("--preset", choices=list(C.PRESETS), help="a named recipe; other options override it")
-    groups = {name: p.add_argument_group(name) for name in O.GROUPS}
-    for option in O.OPTIONS:
+    p.add_argument("--preset", choices=list(PRESETS), help="a named recipe; other options override it")
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    for option in OPTIONS:
         text = option.help.replace("%", "%%")
         if option.applies_when:
             text = f"{text} (only when {option.applies_when})".lstrip()
@@ -54,12 +54,12 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                                               metavar=None if option.choices else option.name.upper(), help=text)
 
 
-def config_from_args(args: argparse.Namespace) -> C.TrainConfig:
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Resolve preset + options into a validated config, or exit 2 with one line."""
-    overrides = {k: v for k, v in vars(args).items() if k in O.OPTION}
+    overrides = {k: v for k, v in vars(args).items() if k in OPTION}
     try:
-        return C.from_preset(args.preset, **overrides)
-    except C.ConfigError as e:
+        return from_preset(args.preset, **overrides)
+    except ConfigError as e:
         fail(f"invalid option --{e.field.replace('_', '-')}: {e}")
 
 
@@ -79,6 +79,6 @@ def options_to_args(options: dict) -> list[str]:
     return args
 
 
-def config_to_args(cfg: C.TrainConfig) -> list[str]:
+def config_to_args(cfg: TrainConfig) -> list[str]:
     """The options that make `core.train` rebuild exactly `cfg` (for launchers)."""
     return options_to_args({k: v for k, v in vars(cfg).items() if k != "sweep_id"})

@@ -16,8 +16,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from core.engine import config as C
-from core.engine import options as O
+from core.engine.config import PRESETS, TrainConfig, from_preset, validate
+from core.engine.options import OPTION, ConfigError, Option
 
 # Fields a grid may not vary: seeds have --seeds/--seed, the rest are not settings.
 NOT_SWEEPABLE = {"seed": "use --seeds N (and --seed BASE) for seeds", "sweep_id": "it is set by the sweep",
@@ -38,14 +38,14 @@ class Trial:
     index: int
     point: dict  # option -> value (JSON-friendly: widths as a list)
     seed: int
-    config: C.TrainConfig
+    config: TrainConfig
     run_id: str | None = None
 
 
 def _typed_options() -> dict:
     """What a grid may name: the preset, and every option of core.engine.options."""
-    preset = O.Option("preset", str, None, "Preset", choices=tuple(C.PRESETS))
-    return {"preset": preset, **O.OPTION}
+    preset = Option("preset", str, None, "Preset", choices=tuple(PRESETS))
+    return {"preset": preset, **OPTION}
 
 
 def sweepable_options() -> list[str]:
@@ -109,15 +109,15 @@ def typed_grid(grid: dict[str, list]) -> dict[str, list]:
     return typed
 
 
-def make_config(base: dict, point: dict, seed: int) -> C.TrainConfig:
+def make_config(base: dict, point: dict, seed: int) -> TrainConfig:
     """base options, then the grid point, then the seed (raises ConfigError/SweepError)."""
     values = {**{k: v for k, v in base.items() if v is not None}, **point, "seed": seed}
     preset = values.pop("preset", None)
     if isinstance(values.get("widths"), list):
         values["widths"] = tuple(values["widths"])
     try:
-        return C.from_preset(preset, **values)
-    except C.ConfigError as e:
+        return from_preset(preset, **values)
+    except ConfigError as e:
         where = f"--grid {e.field.replace('_', '-')}" if e.field in point else f"--{e.field.replace('_', '-')}"
         raise SweepError(where, str(e)) from None
 
@@ -207,14 +207,14 @@ def plan(grid: dict[str, list], seeds: int = 1, base: dict | None = None, sample
         for seed in range(seed_base, seed_base + seeds):
             cfg = make_config(base, point, seed)
             cfg.name = _trial_name(base, point, seed)
-            C.validate(cfg)
+            validate(cfg)
             trials.append(Trial(index=len(trials), point=point, seed=seed, config=cfg))
     return trials
 
 
 def base_options(args: argparse.Namespace) -> dict:
     """The single-run options given on a command line (preset included), None dropped."""
-    fields = {f.name for f in dataclasses.fields(C.TrainConfig)} - {"sweep_id"}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"sweep_id"}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if isinstance(values.get("widths"), tuple):
         values["widths"] = list(values["widths"])
