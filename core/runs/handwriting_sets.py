@@ -18,8 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 
 from core.engine.image_reading import ImageError, open_image
 from core.runs.files import read_json, write_bytes_atomic, write_json_atomic
+from core.runs.handwriting_archive import MAX_ARCHIVE_MEMBERS, ArchiveError, folder_members, is_plain_file, zip_members
 from core.runs.store import PROJECT_ROOT
 
 HANDWRITING_DIR_ENV = "DIGIT_LAB_HANDWRITING_DIR"
@@ -39,13 +38,7 @@ DIGITS = tuple(str(d) for d in range(10))
 
 # A handwriting sample needs no more than this; a bigger one is refused, not shrunk.
 MAX_SAMPLE_PIXELS = 2048 * 2048
-MAX_SET_SAMPLES = 5_000
-# An archive: its own size, its members and what they unpack to, all checked
-# against the directory before anything is decompressed (a zip bomb is refused).
-MAX_ARCHIVE_BYTES = 100 * 2**20
-MAX_ARCHIVE_MEMBERS = MAX_SET_SAMPLES
-MAX_MEMBER_BYTES = 8 * 2**20
-MAX_UNPACKED_BYTES = 200 * 2**20
+MAX_SET_SAMPLES = MAX_ARCHIVE_MEMBERS  # one import may fill a set, never more
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 _SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")
 _SAMPLE_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{4}$")
@@ -148,7 +141,7 @@ class HandwritingSet:
             if not folder.is_dir() or folder.is_symlink():
                 continue
             for f in sorted(folder.iterdir()):
-                if f.suffix == ".png" and _SAMPLE_ID.match(f.stem) and _is_plain_file(f):
+                if f.suffix == ".png" and _SAMPLE_ID.match(f.stem) and is_plain_file(f):
                     out.append(Sample(int(digit), f.stem, f))
         return out
 
@@ -198,82 +191,23 @@ class HandwritingSet:
         folder = Path(folder)
         if not folder.is_dir():
             raise HandwritingError(f"{folder} is not a folder")
-        members = []
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                raise HandwritingError(f"{relative} is a link; import plain files only")
-            if path.is_file():
-                members.append((relative, lambda p=path: _read_capped(p)))
-        return self._write(_checked_members(members))
+        return self._import(lambda: folder_members(folder))
 
     def import_zip(self, archive) -> list[Sample]:
         """Every image of a zip (path, bytes or file) in the same layout, all or nothing."""
-        data = archive.read(MAX_ARCHIVE_BYTES + 1) if hasattr(archive, "read") else archive
-        if isinstance(data, (str, os.PathLike)):
-            data = _read_capped(Path(data), MAX_ARCHIVE_BYTES)
-        if len(data) > MAX_ARCHIVE_BYTES:
-            raise HandwritingError(f"the archive is over {MAX_ARCHIVE_BYTES // 2**20} MB")
+        return self._import(lambda: zip_members(archive))
+
+    def _import(self, members: Callable[[], list]) -> list[Sample]:
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-            infos = zf.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as e:
-            raise HandwritingError(f"the file is not a zip archive that can be read ({e})") from None
-        if len(infos) > MAX_ARCHIVE_MEMBERS:
-            raise HandwritingError(f"the archive has {len(infos):,} entries; at most {MAX_ARCHIVE_MEMBERS:,}")
-        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
-            raise HandwritingError(f"the archive unpacks to over {MAX_UNPACKED_BYTES // 2**20} MB; refused")
-        members = []
-        for info in infos:
-            name = info.filename
-            if _climbs_out(name):
-                raise HandwritingError(f"the archive entry {name[:80]!r} points outside the set; refused")
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise HandwritingError(f"the archive entry {name[:80]!r} is a link; refused")
-            if not info.is_dir():
-                members.append((name, lambda i=info: _read_member(zf, i)))
-        return self._write(_checked_members(members))
+            return self._write(_checked_members(members()))
+        except ArchiveError as e:
+            raise HandwritingError(str(e)) from None
 
 
 def _check_digit(digit) -> int:
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
         raise HandwritingError(f"{digit!r} is not a digit 0-9")
     return int(digit)
-
-
-def _is_plain_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-
-
-def _climbs_out(name: str) -> bool:
-    parts = name.replace("\\", "/").split("/")
-    return name.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts
-
-
-def _read_capped(path: Path, limit: int = MAX_MEMBER_BYTES) -> bytes:
-    if not _is_plain_file(path):
-        raise HandwritingError(f"{path.name} is not a plain file")
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise HandwritingError(f"{path.name} is over {limit // 2**20} MB")
-    return data
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise HandwritingError(f"{info.filename[:80]} unpacks to over {MAX_MEMBER_BYTES // 2**20} MB; refused")
-    try:
-        with zf.open(info) as f:  # read capped: the size in the directory may lie
-            data = f.read(MAX_MEMBER_BYTES + 1)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as e:
-        raise HandwritingError(f"{info.filename[:80]} cannot be unpacked ({e})") from None
-    if len(data) > MAX_MEMBER_BYTES:
-        raise HandwritingError(f"{info.filename[:80]} unpacks to over {MAX_MEMBER_BYTES // 2**20} MB; refused")
-    return data
 
 
 def _checked_members(members: list[tuple[str, Callable[[], bytes]]]) -> list[tuple[int, bytes]]:
