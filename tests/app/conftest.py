@@ -1,5 +1,6 @@
 """The real browser and the real app server, shared by the browser tests:
-Playwright driving Debian's Chromium against a real `streamlit run`."""
+Playwright driving Debian's Chromium against a real `streamlit run`; and empty
+Streamlit caches for every AppTest."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ from tests.conftest import PROJECT_ROOT, copy_run
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each AppTest starts with empty Streamlit caches: no page sees another test's store."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
 
 
 def free_port() -> int:

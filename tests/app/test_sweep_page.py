@@ -30,14 +30,6 @@ def _page() -> AppTest:
     return AppTest.from_file(str(ROOT / "pages" / "sweeps.py"), default_timeout=60)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
 @pytest.fixture
 def sweep_store(store, trained_run):
     """A completed 2x2 sweep with 2 seeds, plus one failed trial that must not count."""
