@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from core.engine.model_size import (
+    MAX_ACTIVATIONS,
+    MAX_PARAMETERS,
+    activations_per_image,
+    feature_map_sizes,
+    parameter_count,
+)
 from core.engine.options import (
     ACTIVATIONS,
     DATASETS,
@@ -195,19 +202,6 @@ def from_preset(preset: str | None, **overrides) -> TrainConfig:
     return cfg
 
 
-def feature_map_sizes(cfg: TrainConfig) -> list[int]:
-    """Side length after each conv block of the `cnn` model (28 -> ...)."""
-    size, sizes = IMAGE_SIZE, []
-    pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
-    for _ in cfg.resolved_widths():
-        if cfg.pooling == "none":  # a stride-2 convolution does the downsampling
-            size = (size + 2 * pad - cfg.kernel_size) // 2 + 1
-        else:
-            size = (size + 2 * pad - cfg.kernel_size + 1) // 2
-        sizes.append(size)
-    return sizes
-
-
 def check_name(name: str) -> None:
     """A run's display name: free text, but short and printable (it is never a path)."""
     if not isinstance(name, str) or len(name) > 100 or any(ord(c) < 32 for c in name):
@@ -256,3 +250,16 @@ def _check_together(cfg: TrainConfig) -> None:
                 f"{len(widths)} conv blocks with kernel {cfg.kernel_size} shrink the 28x28 "
                 f"image to nothing (sizes {sizes}); use fewer blocks, a smaller kernel or padding 'same'",
             )
+    _check_size(cfg)
+
+
+def _check_size(cfg: TrainConfig) -> None:
+    """A model the app can build, time and train without exhausting the machine."""
+    parameters = parameter_count(cfg)
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError("widths", f"these settings make a model of {parameters:,} parameters; at most "
+                                    f"{MAX_PARAMETERS:,} (fewer or narrower layers, fewer hidden units)")
+    activations = activations_per_image(cfg)
+    if activations > MAX_ACTIVATIONS:
+        raise ConfigError("widths", f"these layers make {activations:,} values per image; at most "
+                                    f"{MAX_ACTIVATIONS:,} (narrower layers, or a larger kernel with padding 'valid')")

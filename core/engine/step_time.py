@@ -20,6 +20,7 @@ import torch
 from core.engine.config import TrainConfig
 from core.engine.data import normalize
 from core.engine.datasets import OTHER
+from core.engine.model_size import activations_per_image
 from core.engine.options import TRAIN_SIZES
 from core.engine.scoring import TTA_SHIFTS
 from core.engine.trainer import TRAIN_EVAL_SIZE, Trainer, resolve_device, training_batch
@@ -39,6 +40,9 @@ EVAL_SAMPLE = 256  # digits in the timed forward pass: large enough to be batche
 # and a second on 2 cores. A larger batch is timed at 512 and scaled by its size (a
 # step's work grows linearly with the batch), and the estimate says so.
 MAX_TIMED_BATCH = 512
+# And at most this many activation values in the timed batch (128 MB a copy): the widest
+# layers validation allows are timed on 16 digits, not 512.
+MAX_TIMED_VALUES = 32_000_000
 # Settings that change what one step computes; the rest (lr, epochs, seed, ...) do not.
 STEP_TIME_FIELDS = ("model", "dataset", "widths", "kernel_size", "padding", "hidden", "activation", "pooling",
                     "dropout", "batchnorm", "optimizer", "momentum", "nesterov", "batch_size", "loss", "ema",
@@ -104,9 +108,14 @@ def _trainer(cfg: TrainConfig) -> Iterator[Trainer]:
         torch.set_num_threads(threads)
 
 
+def timed_batch(cfg: TrainConfig) -> int:
+    """The digits a preview's timed step uses: the run's batch, within the preview's bounds."""
+    return max(1, min(cfg.batch_size, MAX_TIMED_BATCH, MAX_TIMED_VALUES // activations_per_image(cfg)))
+
+
 def _step_seconds(trainer: Trainer, steps: int) -> float:
     cfg, device = trainer.cfg, trainer.device
-    timed = min(cfg.batch_size, MAX_TIMED_BATCH)
+    timed = timed_batch(cfg)
     gen = torch.Generator().manual_seed(0)
     digits = _random_digits(cfg, timed, gen).to(device)
     labels = torch.randint(0, 10, (timed,), generator=gen).to(device)
@@ -137,7 +146,8 @@ def _eval_seconds_per_image(trainer: Trainer, images: int) -> float:
 def measure(cfg: TrainConfig, steps: int = STEPS) -> Measured:
     """Both paces of `cfg`, from one model."""
     with _trainer(cfg) as trainer:
-        return Measured(_step_seconds(trainer, steps), _eval_seconds_per_image(trainer, EVAL_SAMPLE))
+        images = max(1, min(EVAL_SAMPLE, MAX_TIMED_VALUES // activations_per_image(cfg)))
+        return Measured(_step_seconds(trainer, steps), _eval_seconds_per_image(trainer, images))
 
 
 def estimate_run_seconds(cfg: TrainConfig, measured: Measured) -> Estimate:

@@ -208,3 +208,15 @@ def test_train_preview_says_when_a_step_cannot_run(store):
     at.number_input(key="tf_batch_size").set_value(1).run()
     assert not at.exception and "fc1" in list(_preview_table(at)["layer"])
     assert any("Could not time a training step" in t and "more than 1 value" in t for t in texts(at, "warning"))
+
+
+def test_train_a_model_too_big_for_the_server_is_refused_before_any_work(store, monkeypatch):
+    """Hidden units within their range but, with the default widths, 200 M weights: the
+    preview builds and times nothing, Start says why, nothing is launched."""
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    at.number_input(key="tf_hidden").set_value(65_536).run()
+    assert not at.exception
+    assert any("parameters; at most" in t for t in texts(at, "error") + texts(at, "warning") + texts(at, "markdown"))
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert launched == [] and list(store.iterdir()) == []

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.engine.architecture import layer_table, total_parameters
-from core.engine.config import from_preset
+from core.engine.config import PRESETS, ConfigError, from_preset
 from core.engine.models import build_model, count_parameters
 from core.engine.step_time import MAX_STEPS, STEPS, Measured, estimate_run_seconds, measure
 from core.engine.trainer import training_batch
@@ -156,3 +156,29 @@ def test_short_steps_go_on_to_the_most_steps_within_the_schedule(monkeypatch):
     monkeypatch.setattr(step_time, "MAX_STEPS", 12)
     cfg = from_preset(None, model="mlp", widths=(8,), batch_size=32, augment=0.0, epochs=1, scheduler="onecycle")
     assert measure_step_seconds(cfg, steps=3) > 0
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_the_size_worked_out_from_the_settings_is_the_model_built(preset):
+    from core.engine.model_size import parameter_count
+
+    cfg = from_preset(preset)
+    assert parameter_count(cfg) == count_parameters(build_model(cfg))
+    mlp = from_preset(None, model="mlp", widths=(300, 100), batchnorm=False)
+    assert parameter_count(mlp) == count_parameters(build_model(mlp))
+
+
+def test_a_model_too_big_for_the_server_is_refused_before_it_is_built():
+    """Widths and hidden units each within range, together 14 billion weights: refused
+    with the reason, in no time (nothing is allocated); the widest layers allowed are
+    timed by the preview on a handful of digits."""
+    from core.engine.model_size import MAX_ACTIVATIONS
+    from core.engine.step_time import timed_batch
+
+    with pytest.raises(ConfigError, match="parameters; at most"):
+        from_preset(None, model="cnn", widths=(4096, 4096), hidden=65_536, kernel_size=9)
+    with pytest.raises(ConfigError, match="values per image"):
+        from_preset(None, model="cnn", widths=(4096,), hidden=16)
+    wide = from_preset(None, model="cnn", widths=(512, 512), hidden=64, batch_size=512)
+    assert timed_batch(wide) < 512 and timed_batch(from_preset("fast")) == 64
+    assert MAX_ACTIVATIONS > 20 * 44_000  # the largest preset's activations, with room to explore
