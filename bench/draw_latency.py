@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -84,6 +85,20 @@ def start_server(runs: Path, port: int) -> subprocess.Popen:
             time.sleep(0.3)
     server.kill()
     sys.exit("streamlit did not start")
+
+
+@contextmanager
+def app_server(port: int):
+    """The app over a fresh, empty store in a temporary folder: (url, runs folder, server)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        runs.mkdir()
+        server = start_server(runs, port)
+        try:
+            yield f"http://127.0.0.1:{port}", runs, server
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 async def open_draw(page, url: str) -> float:
@@ -171,18 +186,14 @@ def main() -> None:
     parser.add_argument("--with-training", action="store_true")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp) / "runs"
-        runs.mkdir()
-        server = start_server(runs, args.port)
+    with app_server(args.port) as (url, runs, server):
         trainer = None
         try:
-            url = f"http://127.0.0.1:{args.port}"
             process = psutil.Process(server.pid)
             asyncio.run(measure(url, 1, 1, process))  # warm: the default model loaded, the page's modules imported
             if args.with_training:
                 trainer = subprocess.Popen([sys.executable, "-m", "core.train", "--preset", "fast", "--epochs", "30",
-                                            "--runs-dir", str(Path(tmp) / "train")], cwd=ROOT,
+                                            "--runs-dir", str(runs.parent / "train")], cwd=ROOT,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n in args.sessions:
                 waits, opens, server_cpu, browser_cpu, mouse_cpu = asyncio.run(measure(url, n, args.strokes, process))
@@ -196,8 +207,6 @@ def main() -> None:
         finally:
             if trainer is not None:
                 trainer.terminate()
-            server.terminate()
-            server.wait(timeout=20)
 
 
 if __name__ == "__main__":

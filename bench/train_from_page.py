@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from bench.draw_latency import CHROMIUM, FLAGS, start_server
+from bench.draw_latency import CHROMIUM, FLAGS, app_server
 
 
 def launch_and_wait(page, url: str, epochs: int, train_limit: int, runs: Path) -> tuple[float, str]:
@@ -63,30 +62,22 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp) / "runs"
-        runs.mkdir()
-        server = start_server(runs, args.port)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-                seconds = []
-                for attempt in range(args.repeat):  # each try a new visitor: a fresh browser session
-                    page = browser.new_page(viewport={"width": 1400, "height": 1400})
-                    took, run_id = launch_and_wait(page, f"http://127.0.0.1:{args.port}", args.epochs,
-                                                   args.train_limit, runs)
-                    seconds.append(took)
-                    newest = runs / run_id
-                    status = json.loads((newest / "status.json").read_text())
-                    config = json.loads((newest / "config.json").read_text())
-                    print(f"try {attempt + 1}: click to completed {seconds[-1]:.1f} s (run {newest.name}: "
-                          f"{config.get('epochs')} epochs, train limit {config.get('train_limit')}, "
-                          f"state {status.get('state')})", flush=True)
-                    page.close()
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with app_server(args.port) as (url, runs, _):
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            seconds = []
+            for attempt in range(args.repeat):  # each try a new visitor: a fresh browser session
+                page = browser.new_page(viewport={"width": 1400, "height": 1400})
+                took, run_id = launch_and_wait(page, url, args.epochs, args.train_limit, runs)
+                seconds.append(took)
+                newest = runs / run_id
+                status = json.loads((newest / "status.json").read_text())
+                config = json.loads((newest / "config.json").read_text())
+                print(f"try {attempt + 1}: click to completed {seconds[-1]:.1f} s (run {newest.name}: "
+                      f"{config.get('epochs')} epochs, train limit {config.get('train_limit')}, "
+                      f"state {status.get('state')})", flush=True)
+                page.close()
+            browser.close()
     print(f"median of {len(seconds)}: {statistics.median(seconds):.1f} s from the click to completed")
 
 

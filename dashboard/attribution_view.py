@@ -67,13 +67,14 @@ def show_attribution(model, x: torch.Tensor, key: str, live: bool = False) -> Ex
     maps = {f"toward {e.predicted}": e.toward_predicted, f"toward {e.runner_up}": e.toward_runner_up,
             f"{e.predicted} rather than {e.runner_up}": e.contrast}
     limit = max(float(np.abs(m).max()) for m in maps.values()) or 1.0  # one scale: the maps compare
+    ink = _ink(x)
     for column, (title, attribution) in zip(st.columns(len(maps)), maps.items()):
         with column:
             if live:
                 st.caption(title)
-                st.image(pictures.attribution_picture(attribution, _ink(x), limit=limit), width=168)
+                st.image(pictures.attribution_picture(attribution, ink, limit=limit), width=168)
             else:
-                st.plotly_chart(figures.attribution_figure(attribution, _ink(x), title, limit=limit),
+                st.plotly_chart(figures.attribution_figure(attribution, ink, title, limit=limit),
                                 key=f"{key}_attribution_{title}")
     st.caption(
         f"The model says {e.predicted} ({e.probs[e.predicted]:.0%}), next {e.runner_up} "

@@ -75,24 +75,25 @@ class LeNet1989(nn.Module):
         return self.stages(x)["output"]
 
 
+# No defaults here: the option table (core.engine.options) holds them, once.
 @dataclass(frozen=True)
 class ConvNetConfig:
     widths: tuple[int, ...]
-    kernel_size: int = 3
-    padding: str = "same"
-    hidden: int = 128
-    activation: str = "relu"
-    pooling: str = "max"
-    batchnorm: bool = True
-    dropout: float = 0.25
+    kernel_size: int
+    padding: str
+    hidden: int
+    activation: str
+    pooling: str
+    batchnorm: bool
+    dropout: float
 
 
 @dataclass(frozen=True)
 class MLPConfig:
     widths: tuple[int, ...]
-    activation: str = "relu"
-    batchnorm: bool = True
-    dropout: float = 0.25
+    activation: str
+    batchnorm: bool
+    dropout: float
 
 
 def conv_block(cin: int, cout: int, cfg: ConvNetConfig) -> nn.Sequential:

@@ -108,9 +108,14 @@ def _trainer(cfg: TrainConfig) -> Iterator[Trainer]:
         torch.set_num_threads(threads)
 
 
+def _within_values(cfg: TrainConfig, digits: int) -> int:
+    """`digits`, fewer if their activations would pass MAX_TIMED_VALUES (at least one)."""
+    return max(1, min(digits, MAX_TIMED_VALUES // activations_per_image(cfg)))
+
+
 def timed_batch(cfg: TrainConfig) -> int:
     """The digits a preview's timed step uses: the run's batch, within the preview's bounds."""
-    return max(1, min(cfg.batch_size, MAX_TIMED_BATCH, MAX_TIMED_VALUES // activations_per_image(cfg)))
+    return _within_values(cfg, min(cfg.batch_size, MAX_TIMED_BATCH))
 
 
 def _step_seconds(trainer: Trainer, steps: int) -> float:
@@ -146,8 +151,8 @@ def _eval_seconds_per_image(trainer: Trainer, images: int) -> float:
 def measure(cfg: TrainConfig, steps: int = STEPS) -> Measured:
     """Both paces of `cfg`, from one model."""
     with _trainer(cfg) as trainer:
-        images = max(1, min(EVAL_SAMPLE, MAX_TIMED_VALUES // activations_per_image(cfg)))
-        return Measured(_step_seconds(trainer, steps), _eval_seconds_per_image(trainer, images))
+        step = _step_seconds(trainer, steps)
+        return Measured(step, _eval_seconds_per_image(trainer, _within_values(cfg, EVAL_SAMPLE)))
 
 
 def estimate_run_seconds(cfg: TrainConfig, measured: Measured) -> Estimate:

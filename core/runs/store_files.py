@@ -129,6 +129,10 @@ def _fraction_or_none(v) -> bool:
     return v is None or (_is_number(v) and 0 <= v <= 1)
 
 
+def _state(v) -> bool:
+    return v in STATES
+
+
 def _text_or_none(v, limit: int = 10_000) -> bool:
     return v is None or (isinstance(v, str) and len(v) <= limit)
 
@@ -153,7 +157,7 @@ SUMMARY_FIELDS = {
     "parent_test_acc": _fraction_or_none,
 }
 STATUS_FIELDS = {
-    "state": lambda v: v in STATES,
+    "state": _state,
     "error": _text_or_none, "pid": lambda v: v is None or _is_count(v, 2**31),
     "host": _text_or_none, "started_at": _text_or_none, "ended_at": _text_or_none, "heartbeat_at": _text_or_none,
     "summary": lambda v: v is None or (isinstance(v, dict) and not record_problems(v, SUMMARY_FIELDS, "summary")),
@@ -200,31 +204,30 @@ def report_problems(report) -> list[str]:
     return found
 
 
-_STATE = lambda v: v in STATES  # noqa: E731
 _SCALAR = lambda v: v is None or isinstance(v, (str, int, float, bool))  # noqa: E731
 TRIAL_FIELDS = {
     "index": lambda v: _is_count(v, 10**6), "run_id": lambda v: isinstance(v, str) and len(v) <= 200,
     "point": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _SCALAR(x) for k, x in v.items()),
-    "seed": lambda v: isinstance(v, int) and not isinstance(v, bool), "state": _STATE,
+    "seed": lambda v: isinstance(v, int) and not isinstance(v, bool), "state": _state,
     "val_acc": _fraction_or_none, "test_acc": _fraction_or_none, "error": _text_or_none,
 }
 SWEEP_FIELDS = {
-    "state": _STATE, "error": _text_or_none, "pid": lambda v: v is None or _is_count(v, 2**31),
+    "state": _state, "error": _text_or_none, "pid": lambda v: v is None or _is_count(v, 2**31),
     "host": _text_or_none, "created_at": _text_or_none, "started_at": _text_or_none, "ended_at": _text_or_none,
     "grid": lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and isinstance(xs, list) and all(_SCALAR(x) for x in xs) for k, xs in v.items()),
     "seeds": lambda v: isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in v),
     "samples": lambda v: v is None or _is_count(v, 10**6), "base": lambda v: isinstance(v, dict),
     "address": _text_or_none, "max_concurrent": lambda v: v is None or _is_count(v, 10**4),
-    "trials": lambda v: isinstance(v, list) and all(not record_problems(t, TRIAL_FIELDS, "trial") for t in v),
+    "trials": lambda v: isinstance(v, list),  # each trial: TRIAL_FIELDS, in sweep_problems
 }
 
 
 def sweep_problems(record) -> list[str]:
     """Why a sweep.json is not a sweep record the pages can show (its trials included)."""
     found = record_problems(record, SWEEP_FIELDS, "sweep.json")
-    if not found and isinstance(record.get("trials"), list):  # say which trial, when one is off
-        for trial in record["trials"]:
+    if not found:
+        for trial in record.get("trials", []):
             problems = record_problems(trial, TRIAL_FIELDS, "a trial")
             if problems:
                 return [f"sweep.json: {problems[0]}"]
