@@ -72,7 +72,7 @@ def show_attribution(model, x: torch.Tensor, key: str, live: bool = False) -> Ex
         with column:
             if live:
                 st.caption(title)
-                st.image(pictures.attribution_picture(attribution, ink, limit=limit), width=168)
+                st.image(pictures.inline(pictures.attribution_picture(attribution, ink, limit=limit)), width=168)
             else:
                 st.plotly_chart(figures.attribution_figure(attribution, ink, title, limit=limit),
                                 key=f"{key}_attribution_{title}")
@@ -90,5 +90,5 @@ def show_contrast(model, x: torch.Tensor, method: str, key: str) -> Explanation 
     e = _explanation(model, x, key, method)
     if e is not None:
         st.caption(f"{e.predicted} rather than {e.runner_up}")
-        st.image(pictures.attribution_picture(e.contrast, _ink(x), size=140), width=140)
+        st.image(pictures.inline(pictures.attribution_picture(e.contrast, _ink(x), size=140)), width=140)
     return e

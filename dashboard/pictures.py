@@ -8,6 +8,9 @@ where one hovers and zooms."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,6 +38,17 @@ def _outline(ink: np.ndarray, size: int) -> np.ndarray:
     edge[1:, :] |= inside[1:, :] != inside[:-1, :]
     edge[:, 1:] |= inside[:, 1:] != inside[:, :-1]
     return edge
+
+
+def inline(picture: np.ndarray) -> str:
+    """A uint8 picture (grey [H, W] or RGB [H, W, 3]) as a PNG data URL. st.image shows a
+    data URL as it is; an array would be a media file that every browser fetches
+    again per stroke, over the same few connections as the canvas's answer."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def attribution_picture(attribution: np.ndarray, ink: np.ndarray, limit: float | None = None,
