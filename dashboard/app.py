@@ -1,4 +1,5 @@
-"""Digit Lab: `streamlit run dashboard/app.py`. Lists the pages; each page is its own script."""
+"""Digit Lab's pages: `streamlit run dashboard/server.py` serves them (this script alone also runs,
+without Draw's quick answer route). Lists the pages; each page is its own script."""
 
 import sys
 from pathlib import Path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from core.engine.image_reading import ImageError
@@ -41,6 +42,21 @@ def _strokes(prepared: Prepared) -> None:
     if drawn > LOOPS_CLOSE:
         st.warning("The brush is thick for a digit this small: loops (0, 6, 8, 9) close up and no thinning "
                    "brings them back. Draw bigger or pick a thinner brush.", icon=":material/brush:")
+
+
+def show_waiting() -> None:
+    """The panel before there is a digit, laid out as it will be: the same kinds of
+    element, so the browser has their code before the first stroke (fetched then, on a
+    busy server, a dozen script files queued the first answers behind them)."""
+    big, saw = st.columns([1, 1])
+    with big:
+        st.caption("Prediction")
+        st.markdown("<div style='font-size:7rem;font-weight:700;line-height:1;opacity:.2'>?</div>",
+                    unsafe_allow_html=True)
+        st.metric("Confidence", "-")
+    with saw:
+        st.caption("What the model saw")
+        st.image(np.zeros((168, 168), dtype=np.uint8), width=168)  # blank paper
 
 
 def show(prediction: Prediction, source, what: str) -> None:

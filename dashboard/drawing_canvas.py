@@ -22,19 +22,21 @@ _component = st.components.v2.component(
     "digit_lab.drawing_canvas",
     html=("<canvas style='touch-action:none;cursor:crosshair;display:block'></canvas>"
           "<div class='tools'><button class='undo' type='button'>Undo</button>"
-          "<button class='clear' type='button'>Clear</button></div>"),
-    css=".tools{margin-top:.4rem;display:flex;gap:.5rem} button{font:inherit;padding:.2rem .8rem;"
+          "<button class='clear' type='button'>Clear</button><span class='answer' aria-live='polite'></span></div>"),
+    css=".tools{margin-top:.4rem;display:flex;gap:.5rem;align-items:center} .answer{margin-left:.5rem;"
+        "font-weight:700;font-size:1.1rem} button{font:inherit;padding:.2rem .8rem;"
         "border-radius:.4rem;border:1px solid rgba(128,128,128,.5);background:transparent;color:inherit;"
         "cursor:pointer}",
     js=(ASSETS / "drawing_canvas.js").read_text(),
 )
 
 
-def drawing_canvas(key: str, brush: int) -> np.ndarray | None:
+def drawing_canvas(key: str, brush: int, answer: dict | None = None) -> np.ndarray | None:
     """The drawing as an RGBA array (white ink on opaque black, SIDE x SIDE), or None
-    while the canvas is empty."""
-    result = _component(key=key, data={"side": SIDE, "brush": int(brush)}, default={"png": None},
-                        on_png_change=lambda: None)
+    while the canvas is empty. `answer` ({"url", "token"}, dashboard.live_answer) has the
+    canvas show the digit on pen-up itself."""
+    data = {"side": SIDE, "brush": int(brush), "answer": answer}
+    result = _component(key=key, data=data, default={"png": None}, on_png_change=lambda: None)
     return decode_drawing(result.get("png"))
 
 

@@ -7,7 +7,7 @@ never the run listing or the model loading above it."""
 
 import streamlit as st
 
-from dashboard import attribution_view, draw_compare, draw_panel, handwriting_view
+from dashboard import attribution_view, draw_compare, draw_panel, handwriting_view, live_answer
 from dashboard.drawing_canvas import drawing_canvas
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
@@ -18,7 +18,8 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
     canvas_col, result_col = st.columns([1, 1], gap="large")
     with canvas_col:
         brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
-        drawn = drawing_canvas(handwriting_view.canvas_key(), brush)
+        answer = live_answer.for_canvas(picked.model, picked.cfg.input_side()) if picked is not None else None
+        drawn = drawing_canvas(handwriting_view.canvas_key(), brush, answer)
         st.caption("The prediction updates each time the pen lifts; Undo takes back the last stroke.")
         upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
 
@@ -29,12 +30,18 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
             prediction = draw_panel.predict(picked.model, source, what, picked.cfg.input_side())
             if prediction is not None:
                 draw_panel.show(prediction, source, what)
-                if what == "drawing":
-                    handwriting_view.teach_buttons(source, prediction.digit)
+            else:
+                draw_panel.show_waiting()
+            if what == "drawing":
+                handwriting_view.teach_buttons(source, prediction.digit if prediction is not None else None)
 
-    if prediction is not None:
+    if picked is not None:
         st.subheader("Why this answer?")
-        attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why", live=True)
+        if prediction is not None:
+            attribution_view.show_attribution(picked.model, prediction.prepared.tensor, key="draw_why", live=True)
+        else:
+            attribution_view.method_choice(key="draw_why_method")
+            st.caption("Draw a digit to see which of its pixels pushed the model toward its answer.")
 
     st.subheader("Side by side")
     draw_compare.show(source, what, compare_choices)

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec .venv/bin/streamlit run dashboard/app.py "$@"
+exec .venv/bin/streamlit run dashboard/server.py "$@"

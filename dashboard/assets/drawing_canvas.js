@@ -1,6 +1,8 @@
 // A freehand canvas for digits: white ink on black, round caps and joins, the brush
 // width from Python. On every pen lift it sends the drawing at once (a PNG data URL),
 // so the page can answer as the pen leaves the canvas; Undo and Clear send too.
+// Where the server has Draw's answer route (dashboard/live_answer.py) the drawing is
+// also posted there, and the digit shows beside the tools before the page reruns.
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   const side = data.side;
@@ -14,7 +16,13 @@ export default function (component) {
       const box = canvas.getBoundingClientRect();
       return [(event.clientX - box.left) * side / box.width, (event.clientY - box.top) * side / box.height];
     };
-    const send = () => setStateValue("png", state.strokes.length ? canvas.toDataURL("image/png") : null);
+    const answer = parentElement.querySelector(".answer");
+    state.asked = 0;
+    const send = () => {
+      const png = state.strokes.length ? canvas.toDataURL("image/png") : null;
+      // The page reruns once the quick answer is on screen, so the two do not compete.
+      ask(state, answer, png).finally(() => setStateValue("png", png));
+    };
     canvas.addEventListener("pointerdown", (event) => {
       canvas.setPointerCapture(event.pointerId);
       state.current = { width: state.brush, points: [at(event)] };
@@ -46,6 +54,35 @@ export default function (component) {
     paint(state);
   }
   state.brush = data.brush;
+  const route = data.answer || null;
+  if (state.route && (!route || route.token !== state.route.token)) {
+    parentElement.querySelector(".answer").textContent = "";  // another model: its answer is not this one's
+  }
+  state.route = route;
+}
+
+// The page's rerun waits for the quick answer at most this long.
+const ANSWER_WAIT_MS = 2000;
+
+// Post the drawing to the answer route and show its digit; only the newest
+// drawing's reply is shown, and a failed one leaves the page's own answer to come.
+function ask(state, answer, png) {
+  const asked = ++state.asked;
+  if (!png || !state.route) { answer.textContent = ""; return Promise.resolve(); }
+  answer.style.opacity = 0.4;  // the last drawing's answer, until this one's comes
+  const shown = (text) => {
+    if (asked !== state.asked) return;  // a newer drawing has been asked about since
+    answer.dataset.drawing = asked;  // which drawing the text answers (it can read the same twice)
+    answer.textContent = text;
+    answer.style.opacity = 1;
+  };
+  return fetch(state.route.url, {
+    method: "POST", headers: { "Content-Type": "application/json" }, priority: "high",
+    signal: AbortSignal.timeout(ANSWER_WAIT_MS),
+    body: JSON.stringify({ token: state.route.token, png }),
+  }).then((reply) => (reply.ok ? reply.json() : null)).then((said) => {
+    shown(said && said.digit !== null ? `reads as ${said.digit} · ${(100 * said.confidence).toFixed(0)}%` : "");
+  }).catch(() => shown(""));
 }
 
 function paint(state) {

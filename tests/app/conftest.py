@@ -51,7 +51,7 @@ def serve(runs: Path, mnist_dir: Path):
            "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs))}
     log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -4,10 +4,12 @@ a real `streamlit run`. Screenshots of every page land in test-output/screenshot
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PROJECT_ROOT
 
@@ -147,10 +149,17 @@ def test_draw_a_digit_and_see_it_predicted(page, app_url, digit):
     settle(page)
     assert "Draw a digit" in page.inner_text("body")
     draw(page, STROKES[digit])
+    # The canvas's own answer (the server's answer route) comes first, before the rerun.
+    answer = page.locator(".st-key-canvas .answer")
+    expect(answer).to_have_text(re.compile(rf"^reads as {digit} · \d+%$"), timeout=30_000)
     predicted = page.locator(".st-key-predicted-digit")
     predicted.wait_for(timeout=30_000)
     settle(page)
     assert predicted.inner_text().strip() == digit
+    confidence = page.locator('[data-testid="stMetric"]').filter(has_text="Confidence").locator(
+        '[data-testid="stMetricValue"]').inner_text()
+    quick = float(re.search(r"(\d+)%$", answer.inner_text()).group(1))
+    assert abs(quick - float(confidence.rstrip("%"))) <= 1, f"the canvas says {quick}%, the page {confidence}"
     assert_no_error(page, f"draw-{digit}")
 
 

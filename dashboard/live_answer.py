@@ -1,0 +1,111 @@
+"""Draw's answer on pen-up without a page rerun.
+
+A Streamlit rerun costs every browser a React render of the whole fragment (about
+0.3 s of CPU a stroke here), and with several people drawing those renders queue.
+So the canvas also posts its drawing straight to `ANSWER_PATH` and shows the digit
+and its confidence the moment the reply comes (a few ms of server work); the
+fragment rerun that the same pen-up starts then brings the probabilities and maps.
+
+The page hands the canvas a random token for the model it shows; the route answers
+only for a token it handed out (for as long as that model stays loaded: it holds no
+model alive), reads at most `MAX_BODY` bytes, and decodes the drawing with the
+canvas's own guarded decoder. Without the route (`streamlit run dashboard/app.py`,
+AppTest) the canvas is given no token and the rerun alone answers.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import weakref
+from collections import OrderedDict
+
+import torch.nn as nn
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.engine.image_reading import ImageError
+from core.engine.ink import NoDigitError
+from core.engine.prediction import predict_image
+from dashboard.drawing_canvas import decode_drawing
+
+ANSWER_PATH = "/digit-lab/answer"
+MAX_BODY = 5 * 2**20  # bytes: a 280x280 PNG data URL is ~40 kB; the decoder refuses over 4 MB
+MAX_TOKENS = 256  # the oldest go first
+
+_mounted = False  # set by route(): dashboard/server.py mounts it
+_lock = threading.Lock()
+_models: OrderedDict[str, tuple[weakref.ref, int]] = OrderedDict()  # token -> (model, input side)
+
+
+def route() -> Route:
+    """The answer route, for the server to mount; from then on the canvas is given tokens."""
+    global _mounted
+    _mounted = True
+    return Route(ANSWER_PATH, answer, methods=["POST"])
+
+
+def for_canvas(model: nn.Module, side: int) -> dict | None:
+    """What the canvas needs to ask for `model`'s answer itself, or None without the route."""
+    return {"url": ANSWER_PATH, "token": token_for(model, side)} if _mounted else None
+
+
+def token_for(model: nn.Module, side: int) -> str:
+    """The token that names (`model`, `side`) to the route: the same one on every rerun."""
+    with _lock:
+        token = next((t for t, (ref, s) in _models.items() if ref() is model and s == side), None)
+        if token is None:
+            token = secrets.token_urlsafe(16)
+            _models[token] = (weakref.ref(model), side)
+        _models.move_to_end(token)
+        while len(_models) > MAX_TOKENS:
+            _models.popitem(last=False)
+        return token
+
+
+def _problem(status: int, why: str) -> JSONResponse:
+    return JSONResponse({"error": why}, status_code=status)
+
+
+async def _body(request: Request) -> bytes | None:
+    """The request's body, or None once it passes MAX_BODY (read no further)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def answer(request: Request) -> JSONResponse:
+    """POST {"token": ..., "png": data URL} -> {"digit", "confidence"}, or {"digit": null}
+    for a drawing without ink; a clear status and reason for anything else."""
+    body = await _body(request)
+    if body is None:
+        return _problem(413, f"more than {MAX_BODY} bytes")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return _problem(400, "not JSON")
+    if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
+        return _problem(400, "no token")
+    with _lock:
+        ref, side = _models.get(payload["token"], (lambda: None, 0))
+    model = ref()
+    if model is None:
+        return _problem(404, "unknown token, or its model is no longer loaded")
+    rgba = decode_drawing(payload.get("png"))
+    if rgba is None:
+        return _problem(400, "not a drawing")
+    try:
+        # On the event loop itself: a few ms of work, where a hand-off to a worker thread
+        # and back would wait twice for the GIL behind every session's script thread.
+        prediction = predict_image(model, rgba, side)
+    except NoDigitError:
+        return JSONResponse({"digit": None})
+    except ImageError as e:
+        return _problem(400, str(e))
+    return JSONResponse({"digit": prediction.digit, "confidence": prediction.confidence})
