@@ -1,7 +1,9 @@
 """Draw page latency in a real browser: N sessions (Chromium tabs, each its own
 Streamlit session) open Draw, then draw with the mouse at once on one server; each
-times, on the browser's own clock, mouse-up to the new prediction's picture appearing
-in the page. Prints p50/p95 per N, and how long the Draw page took to open.
+times, on the browser's own clock, mouse-up to the new prediction appearing: first
+the canvas's own answer (dashboard/live_answer.py), then the page's panel with its
+probabilities and "what the model saw" after the rerun. Prints p50/p95 of both per N,
+and how long the Draw page took to open.
 
     python -m bench.draw_latency [--sessions 1 4 8] [--strokes 12] [--with-training]
 
@@ -35,19 +37,32 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 # Strokes on the 280x280 canvas, one at a time; each changes the drawing, so each
 # brings a new prediction. After the last the canvas is cleared with its own button.
 STROKES = [[(140, 40), (140, 240)], [(60, 50), (210, 50)], [(90, 140), (190, 140)], [(60, 230), (220, 230)]]
-# "What the model saw": its image's address changes with every new drawing read (a digit or a
-# confidence figure can stay the same from one stroke to the next).
-SEEN = """() => { const i = document.querySelector('.st-key-predicted-digit')
+# The canvas's own answer (dashboard/live_answer.py), which names the drawing it answers: the
+# digit shows there first. The canvas's component may sit in a shadow root.
+ANSWER = """() => { const find = (root) => { const a = root.querySelector('.answer'); if (a) return a;
+    for (const el of root.querySelectorAll('*')) {
+        if (el.shadowRoot) { const f = find(el.shadowRoot); if (f) return f; } }
+    return null; }; const host = document.querySelector('.st-key-canvas'); return host ? find(host) : null; }"""
+SEEN = """() => { const a = (""" + ANSWER + """)();
+    return a && a.textContent ? a.dataset.drawing + a.textContent : null; }"""
+# Then the page's panel, after its rerun: "what the model saw" is a new image for every
+# drawing read (a digit or a confidence figure can stay the same from one stroke to the next).
+PANEL = """() => { const i = document.querySelector('.st-key-predicted-digit')
     && document.querySelector('[data-testid="stImage"] img'); return i ? i.src : null; }"""
 # Timed inside the page, on the browser's clock: the moment the pen lifts (a mouseup listener)
-# and the first DOM change that shows the new picture (a MutationObserver), so the figure is
+# and the first change that shows each new answer (a MutationObserver), so the figures are
 # what the person sees and not how soon the benchmark's own driver gets round to looking.
-WATCH = """seen => { const read = """ + SEEN + """; window.__lat = {up: null, shown: null, before: read()};
-    window.addEventListener('mouseup', () => { window.__lat.up = performance.now(); }, {capture: true, once: true});
-    const observer = new MutationObserver(() => { const now = read();
-        if (window.__lat.up !== null && now !== null && now !== window.__lat.before) {
-            window.__lat.shown = performance.now(); observer.disconnect(); } });
-    observer.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']}); }"""
+WATCH = """() => { const answer = """ + SEEN + """, panel = """ + PANEL + """;
+    const lat = window.__lat = {up: null, answer: null, panel: null, before: [answer(), panel()]};
+    window.addEventListener('mouseup', () => { lat.up = performance.now(); }, {capture: true, once: true});
+    const look = () => { if (lat.up === null) return; const now = performance.now();
+        const a = answer(), p = panel();
+        if (lat.answer === null && a !== null && a !== lat.before[0]) lat.answer = now;
+        if (lat.panel === null && p !== null && p !== lat.before[1]) lat.panel = now; };
+    new MutationObserver(look).observe((""" + ANSWER + """)(),
+        {subtree: true, childList: true, characterData: true, attributes: true});
+    new MutationObserver(look).observe(document.body, {subtree: true, childList: true, attributes: true,
+        attributeFilter: ['src']}); }"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,7 +88,7 @@ def browsers() -> list[psutil.Process]:
 def start_server(runs: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "DIGIT_LAB_HANDWRITING_DIR": str(runs.parent / "hw")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -123,12 +138,15 @@ async def open_session(browser, url: str, opens: list[float]):
     return page
 
 
-async def draw(page, strokes: int, waits: list[float]) -> None:
+async def draw(page, strokes: int, waits: list[float], panels: list[float]) -> None:
+    """Each stroke's wait for the canvas's answer and for the page's panel (the person
+    looks at both, as they would, before the next stroke)."""
     for done in range(strokes):
         stroke = STROKES[done % len(STROKES)]
         if done and done % len(STROKES) == 0:  # a fresh digit: Clear, as a person would
             await page.locator(".st-key-canvas button.clear").click()
-            await page.wait_for_function(f"() => ({SEEN})() === null", polling=20, timeout=60_000)
+            await page.wait_for_function(f"() => ({SEEN})() === null && ({PANEL})() === null",
+                                         polling=20, timeout=60_000)
         box = await page.locator(".st-key-canvas").bounding_box()  # now: the layout may have moved
         await page.evaluate(WATCH)
         await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
@@ -137,11 +155,15 @@ async def draw(page, strokes: int, waits: list[float]) -> None:
             await page.mouse.move(box["x"] + x, box["y"] + y, steps=12)
         await page.mouse.up()
         try:
-            await page.wait_for_function("() => window.__lat.shown !== null", polling=100, timeout=60_000)
+            await page.wait_for_function("() => window.__lat.answer !== null && window.__lat.panel !== null",
+                                         polling=100, timeout=60_000)
         except Exception:
             await page.screenshot(path="/tmp/draw-latency-timeout.png", full_page=True)
             raise
-        waits.append(await page.evaluate("() => (window.__lat.shown - window.__lat.up) / 1000"))
+        answer, panel = await page.evaluate("() => [window.__lat.answer - window.__lat.up, "
+                                            "window.__lat.panel - window.__lat.up]")
+        waits.append(answer / 1000)
+        panels.append(panel / 1000)
         await page.wait_for_timeout(300)  # a person looks before the next stroke
 
 
@@ -157,26 +179,28 @@ async def mouse_only(page, strokes: int) -> None:
 
 
 async def measure(url: str, sessions: int, strokes: int, server: psutil.Process
-                  ) -> tuple[list[float], list[float], float, float, float]:
-    """Mouse-up waits, page opening times, and the CPU seconds the server and the
-    browser spent while the sessions drew (every page is open before the first stroke:
-    people drawing at once), and the browser's CPU seconds per stroke for the mouse alone."""
+                  ) -> tuple[list[float], list[float], list[float], float, float, float]:
+    """Mouse-up waits for the canvas's answer and for the page's panel, page opening times,
+    and the CPU seconds the server and the browser spent while the sessions drew (every
+    page is open before the first stroke: people drawing at once), and the browser's CPU
+    seconds per stroke for the mouse alone."""
     from playwright.async_api import async_playwright
 
     waits: list[float] = []
+    panels: list[float] = []
     opens: list[float] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         pages = await asyncio.gather(*(open_session(browser, url, opens) for _ in range(sessions)))
         tabs = browsers()
         server_before, browser_before = cpu_seconds([server]), cpu_seconds(tabs)
-        await asyncio.gather(*(draw(page, strokes, waits) for page in pages))
+        await asyncio.gather(*(draw(page, strokes, waits, panels) for page in pages))
         server_cpu, browser_cpu = cpu_seconds([server]) - server_before, cpu_seconds(tabs) - browser_before
         before = cpu_seconds(tabs)
         await mouse_only(pages[0], strokes)
         mouse_cpu = (cpu_seconds(tabs) - before) / strokes
         await browser.close()
-    return waits, opens, server_cpu, browser_cpu, mouse_cpu
+    return waits, panels, opens, server_cpu, browser_cpu, mouse_cpu
 
 
 def main() -> None:
@@ -196,11 +220,13 @@ def main() -> None:
                                             "--runs-dir", str(runs.parent / "train")], cwd=ROOT,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for n in args.sessions:
-                waits, opens, server_cpu, browser_cpu, mouse_cpu = asyncio.run(measure(url, n, args.strokes, process))
-                ms = [w * 1000 for w in waits]
+                waits, panels, opens, server_cpu, browser_cpu, mouse_cpu = asyncio.run(
+                    measure(url, n, args.strokes, process))
+                ms, panel_ms = [w * 1000 for w in waits], [w * 1000 for w in panels]
                 print(f"{n} session(s){' + training' if trainer else ''}: mouse-up to prediction p50 "
                       f"{statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms "
-                      f"({len(ms)} strokes); opening Draw p50 {statistics.median(opens):.1f} s, "
+                      f"({len(ms)} strokes); to the page's panel p50 {statistics.median(panel_ms):.0f} ms, "
+                      f"p95 {percentile(panel_ms, 0.95):.0f} ms; opening Draw p50 {statistics.median(opens):.1f} s, "
                       f"max {max(opens):.1f} s; CPU per stroke: server {server_cpu / len(ms):.2f} s, "
                       f"browser {browser_cpu / len(ms):.2f} s (the emulated mouse alone {mouse_cpu:.2f} s)",
                       flush=True)
