@@ -12,4 +12,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import live_answer  # noqa: E402
 
+# Every session's script runs in a thread of this process. With several people drawing,
+# the event loop that carries the answers and the pages waits for the GIL behind those
+# threads, up to one switch interval per step (5 ms by default, many steps a request).
+sys.setswitchinterval(0.001)
+
 app = st.App("app.py", routes=[live_answer.route()])
