@@ -3,7 +3,8 @@ epoch of its run, why it said so, and what up to four runs say side by side.
 
 Everything below the model picker is one fragment: a stroke reruns only the
 drawing, its prediction (shown first), then the maps and the side-by-side cards,
-never the run listing or the model loading above it."""
+never the run listing or the model loading above it. The canvas shows the digit
+itself before that rerun (dashboard/live_answer.py)."""
 
 import streamlit as st
 
