@@ -160,16 +160,12 @@ def canvas_key() -> str:
     return "canvas" if n == 0 else f"canvas-{n}"
 
 
-def teach_buttons(rgba, predicted: int | None) -> None:
+def teach_buttons(rgba, predicted: int) -> None:
     """After a prediction on Draw: one click says it was right or gives the right digit,
-    and the drawing (as drawn) joins the chosen set; the canvas clears for the next one.
-    Before one (`predicted` None) the set can be picked already."""
+    and the drawing (as drawn) joins the chosen set; the canvas clears for the next one."""
     with st.expander("Teach it your handwriting", expanded=SET_KEY in st.session_state):
         hw = pick_set(key="draw_set")
         if hw is None:
-            return
-        if predicted is None:
-            st.caption(f"Draw a digit, then say which it was: it joins '{hw.name}'.")
             return
         right, *digits = st.columns([3] + [1] * 10)
         answer = predicted if right.button(f"Right, it is {predicted}", key="teach_right") else None

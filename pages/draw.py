@@ -31,10 +31,10 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
             prediction = draw_panel.predict(picked.model, source, what, picked.cfg.input_side())
             if prediction is not None:
                 draw_panel.show(prediction, source, what)
+                if what == "drawing":
+                    handwriting_view.teach_buttons(source, prediction.digit)
             else:
                 draw_panel.show_waiting()
-            if what == "drawing":
-                handwriting_view.teach_buttons(source, prediction.digit if prediction is not None else None)
 
     if picked is not None:
         st.subheader("Why this answer?")
