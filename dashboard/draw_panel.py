@@ -44,6 +44,12 @@ def _strokes(prepared: Prepared) -> None:
                    "brings them back. Draw bigger or pick a thinner brush.", icon=":material/brush:")
 
 
+def _big_digit(text: str, opacity: float = 1.0) -> None:
+    """The answer in large type (`text` is a digit or "?": nothing from a user goes in)."""
+    st.markdown(f"<div style='font-size:7rem;font-weight:700;line-height:1;opacity:{opacity}'>{text}</div>",
+                unsafe_allow_html=True)
+
+
 def show_waiting() -> None:
     """The panel before there is a digit, laid out as it will be: the same kinds of
     element, so the browser has their code before the first stroke (fetched then, on a
@@ -51,8 +57,7 @@ def show_waiting() -> None:
     big, saw = st.columns([1, 1])
     with big:
         st.caption("Prediction")
-        st.markdown("<div style='font-size:7rem;font-weight:700;line-height:1;opacity:.2'>?</div>",
-                    unsafe_allow_html=True)
+        _big_digit("?", opacity=0.2)
         st.metric("Confidence", "-")
     with saw:
         st.caption("What the model saw")
@@ -65,8 +70,7 @@ def show(prediction: Prediction, source, what: str) -> None:
     with big:
         st.caption(f"Prediction for the {what}")
         with st.container(key="predicted-digit"):  # the key gives browser tests a stable handle
-            st.markdown(f"<div style='font-size:7rem;font-weight:700;line-height:1'>{prediction.digit}</div>",
-                        unsafe_allow_html=True)
+            _big_digit(str(prediction.digit))
         st.metric("Confidence", f"{prediction.confidence:.1%}")
     with saw:
         side = prediction.prepared.laid_out.shape[0]

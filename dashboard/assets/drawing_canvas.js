@@ -16,12 +16,12 @@ export default function (component) {
       const box = canvas.getBoundingClientRect();
       return [(event.clientX - box.left) * side / box.width, (event.clientY - box.top) * side / box.height];
     };
-    const answer = parentElement.querySelector(".answer");
+    state.answer = parentElement.querySelector(".answer");
     state.asked = 0;
     const send = () => {
       const png = state.strokes.length ? canvas.toDataURL("image/png") : null;
       // The page reruns once the quick answer is on screen, so the two do not compete.
-      ask(state, answer, png).finally(() => setStateValue("png", png));
+      ask(state, png).finally(() => setStateValue("png", png));
     };
     canvas.addEventListener("pointerdown", (event) => {
       canvas.setPointerCapture(event.pointerId);
@@ -56,7 +56,7 @@ export default function (component) {
   state.brush = data.brush;
   const route = data.answer || null;
   if (state.route && (!route || route.token !== state.route.token)) {
-    parentElement.querySelector(".answer").textContent = "";  // another model: its answer is not this one's
+    state.answer.textContent = "";  // another model: its answer is not this one's
   }
   state.route = route;
 }
@@ -66,7 +66,8 @@ const ANSWER_WAIT_MS = 2000;
 
 // Post the drawing to the answer route and show its digit; only the newest
 // drawing's reply is shown, and a failed one leaves the page's own answer to come.
-function ask(state, answer, png) {
+function ask(state, png) {
+  const { answer } = state;
   const asked = ++state.asked;
   if (!png || !state.route) { answer.textContent = ""; return Promise.resolve(); }
   answer.style.opacity = 0.4;  // the last drawing's answer, until this one's comes
