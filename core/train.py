@@ -5,10 +5,8 @@ own run directory (see core.runs.run_process). Prints the run directory first.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
-import threading
 from pathlib import Path
 
 from core.engine.trainer import resolve_device
@@ -17,11 +15,6 @@ from core.runs.evaluation_record import summary_line
 from core.runs.run_process import run_training
 from core.runs.snapshots import SNAPSHOT_BUDGET_BYTES
 from core.runs.store import DEFAULT_RUNS_DIR, RunStoreError, read_json, run_path
-
-# Every torch optimizer's constructor imports torch._dynamo (about 1.6 s on 2 cores), though
-# nothing here is compiled: importing it on a thread while the run sets itself up (data,
-# provenance, the TensorBoard writer) takes part of that off the way to the first step.
-threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:

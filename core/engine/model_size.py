@@ -20,14 +20,18 @@ def feature_map_sizes(cfg) -> list[int]:
 
 
 def _conv_sides(cfg) -> list[tuple[int, int]]:
-    """(side of the conv's output, side after the block) for each conv block."""
+    return block_sides(len(cfg.resolved_widths()), cfg.kernel_size, cfg.padding, cfg.pooling)
+
+
+def block_sides(blocks: int, kernel_size: int, padding: str, pooling: str) -> list[tuple[int, int]]:
+    """(side of the conv's output, side after the block) for each of `blocks` conv blocks."""
     size, sides = IMAGE_SIDE, []
-    pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
-    for _ in cfg.resolved_widths():
-        if cfg.pooling == "none":  # a stride-2 convolution does the downsampling
-            conv = size = (size + 2 * pad - cfg.kernel_size) // 2 + 1
+    pad = kernel_size // 2 if padding == "same" else 0
+    for _ in range(blocks):
+        if pooling == "none":  # a stride-2 convolution does the downsampling
+            conv = size = (size + 2 * pad - kernel_size) // 2 + 1
         else:
-            conv = size + 2 * pad - cfg.kernel_size + 1
+            conv = size + 2 * pad - kernel_size + 1
             size = conv // 2
         sides.append((conv, size))
     return sides
