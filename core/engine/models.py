@@ -85,6 +85,7 @@ class ConvNetConfig:
     hidden: int
     activation: str
     pooling: str
+    pool_first: bool | None
     batchnorm: bool
     dropout: float
 
@@ -97,22 +98,23 @@ class MLPConfig:
     dropout: float
 
 
+POOLS = {"max": lambda: nn.MaxPool2d(2), "avg": lambda: nn.AvgPool2d(2), "lp": lambda: nn.LPPool2d(2, 2)}
+
+
 def conv_block(cin: int, cout: int, cfg: ConvNetConfig) -> nn.Sequential:
-    """Conv -> [BatchNorm] -> activation -> pooling (or a stride-2 conv instead)."""
+    """Conv -> [BatchNorm] -> activation -> pooling; with `pool_first`, conv -> pooling ->
+    [BatchNorm] -> activation (the same shapes, a quarter of the values to normalize and
+    activate); with pooling "none", a stride-2 conv does the downsampling."""
     pad = cfg.kernel_size // 2 if cfg.padding == "same" else 0
     stride = 2 if cfg.pooling == "none" else 1
     conv = nn.Conv2d(cin, cout, cfg.kernel_size, stride=stride, padding=pad, bias=not cfg.batchnorm)
-    layers: list[nn.Module] = [conv]
-    if cfg.batchnorm:
-        layers.append(nn.BatchNorm2d(cout))
-    layers.append(make_activation(cfg.activation))
-    if cfg.pooling == "max":
-        layers.append(nn.MaxPool2d(2))
-    elif cfg.pooling == "avg":
-        layers.append(nn.AvgPool2d(2))
-    elif cfg.pooling == "lp":
-        layers.append(nn.LPPool2d(2, 2))
-    return nn.Sequential(*layers)
+    norm_and_activation = [*([nn.BatchNorm2d(cout)] if cfg.batchnorm else []), make_activation(cfg.activation)]
+    if cfg.pooling not in POOLS:
+        return nn.Sequential(conv, *norm_and_activation)
+    pool = POOLS[cfg.pooling]()
+    if cfg.pool_first:
+        return nn.Sequential(conv, pool, *norm_and_activation)
+    return nn.Sequential(conv, *norm_and_activation, pool)
 
 
 class ConvNet(nn.Module):

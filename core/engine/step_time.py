@@ -45,8 +45,8 @@ MAX_TIMED_BATCH = 512
 MAX_TIMED_VALUES = 32_000_000
 # Settings that change what one step computes; the rest (lr, epochs, seed, ...) do not.
 STEP_TIME_FIELDS = ("model", "dataset", "widths", "kernel_size", "padding", "hidden", "activation", "pooling",
-                    "dropout", "batchnorm", "optimizer", "momentum", "nesterov", "batch_size", "loss", "ema",
-                    "augment", "elastic", "thickness", "slant", "device")
+                    "pool_first", "dropout", "batchnorm", "optimizer", "momentum", "nesterov", "batch_size", "loss",
+                    "ema", "augment", "elastic", "thickness", "slant", "device")
 
 
 @dataclass(frozen=True)

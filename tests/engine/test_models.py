@@ -7,6 +7,8 @@ from core.engine.augment import Augmentation, augment
 from core.engine.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
 from core.engine.models import build_model, count_parameters
 
+POOL_CLASSES = {"max": "MaxPool2d", "avg": "AvgPool2d", "lp": "LPPool2d"}
+
 
 def forward_backward(cfg, batch=4):
     model = build_model(cfg)
@@ -23,6 +25,32 @@ def forward_backward(cfg, batch=4):
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_cnn_every_activation_and_pooling(activation, pooling):
     forward_backward(from_preset(None, model="cnn", activation=activation, pooling=pooling, widths=(4, 8)))
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg", "lp"])
+def test_pool_first_pools_before_the_norm_with_the_same_weights(pooling):
+    cfg = from_preset(None, model="cnn", pooling=pooling, widths=(4, 8), pool_first=True)
+    model = forward_backward(cfg)
+    assert [type(m).__name__ for m in model.features[0]][:3] == ["Conv2d", POOL_CLASSES[pooling], "BatchNorm2d"]
+    classic = build_model(from_preset(None, model="cnn", pooling=pooling, widths=(4, 8)))
+    assert [type(m).__name__ for m in classic.features[0]] == ["Conv2d", "BatchNorm2d", "ReLU", POOL_CLASSES[pooling]]
+    # The same weights, under other names: a checkpoint knows which it is from its config.
+    shapes = sorted(t.shape for t in model.state_dict().values())
+    assert shapes == sorted(t.shape for t in classic.state_dict().values())
+
+
+def test_a_config_older_than_pool_first_reads_as_before():
+    """Runs written before the option: a cnn's blocks stay classic, an mlp's config stays valid."""
+    from core.engine.config import TrainConfig, validate
+
+    for family in ("cnn", "mlp"):
+        written = from_preset(None, model=family).to_dict()
+        del written["pool_first"]
+        cfg = TrainConfig.from_dict(written)
+        validate(cfg)
+        assert cfg.pool_first == (False if family == "cnn" else None)
+        if family == "cnn":  # batch norm right after the conv, where the file's weights say it is
+            assert "features.0.1.running_mean" in build_model(cfg).state_dict()
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

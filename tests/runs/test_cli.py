@@ -41,6 +41,7 @@ def run_cli(*args, env_extra=None, timeout=120):
     (["--scheduler", "cosine", "--step-size", "5"], "step-size"),
     (["--scheduler", "onecycle", "--gamma", "0.5"], "gamma"),
     (["--model", "mlp", "--pooling", "avg"], "pooling"),
+    (["--pooling", "none", "--pool-first"], "pool_first"),
     (["--model", "mlp", "--kernel-size", "5"], "kernel-size"),
     (["--model", "mlp", "--padding", "valid"], "padding"),
     (["--model", "mlp", "--hidden", "64"], "hidden"),
