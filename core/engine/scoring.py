@@ -53,17 +53,18 @@ def using_threads(n: int):
 
 def _predict_scores(model: nn.Module, images: torch.Tensor, device: torch.device, tta: bool) -> torch.Tensor:
     model.eval()
-    outs = []
+    # One copy each way, not one per batch (on a GPU each .cpu() would also wait for the device).
+    images, outs = images.to(device), []
     for start in range(0, len(images), EVAL_BATCH):
-        x = normalize(images[start : start + EVAL_BATCH].to(device))
+        x = normalize(images[start : start + EVAL_BATCH])
         if tta:
             probs = sum(
                 model(torch.roll(x, shifts=s, dims=(2, 3))).softmax(1) for s in TTA_SHIFTS
             ) / len(TTA_SHIFTS)
-            outs.append(probs.log().cpu())  # log-probs: softmax of them gives the mean probs back
+            outs.append(probs.log())  # log-probs: softmax of them gives the mean probs back
         else:
-            outs.append(model(x).float().cpu())
-    return torch.cat(outs)
+            outs.append(model(x).float())
+    return torch.cat(outs).cpu()
 
 
 def score(model, images, labels, device, loss: str) -> tuple[float, float]:

@@ -170,7 +170,9 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
     hooks = hooks or Hooks()
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    # Every set on the device once: no copies per batch or per epoch.
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    val_x, test_x = data.val_x.to(device), data.test_x.to(device)
     trainer = Trainer(cfg, device, steps_per_epoch=max(1, len(train_x) // cfg.batch_size))
     result = TrainResult()
 
@@ -182,9 +184,9 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
         lr = trainer.opt.param_groups[0]["lr"]
         train_loss, train_acc = trainer.train_epoch(train_x, train_y, epoch, hooks)
         scored, scoring_started = trainer.scored_model, time.perf_counter()
-        val_loss, val_acc = (score(scored, data.val_x, data.val_y, device, cfg.loss) if selecting
+        val_loss, val_acc = (score(scored, val_x, data.val_y, device, cfg.loss) if selecting
                              else (math.nan, math.nan))
-        test_scores = predict_scores(scored, data.test_x, device)
+        test_scores = predict_scores(scored, test_x, device)
         hooks.on_test_scores(epoch, test_scores)
         test_loss, test_acc = loss_and_accuracy(test_scores, data.test_y, cfg.loss)
         fit_loss, fit_acc = score(scored, train_x[:TRAIN_EVAL_SIZE], train_y[:TRAIN_EVAL_SIZE], device, cfg.loss)
