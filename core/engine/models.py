@@ -129,6 +129,8 @@ class ConvNet(nn.Module):
         # Worked out, not measured with a forward pass: on the meta device (where checkpoints
         # are checked) that pass would import torch's compiler, 1.4 s.
         side = block_sides(len(widths), cfg.kernel_size, cfg.padding, cfg.pooling)[-1][1]
+        if side < 1:  # validation refuses such a config; a crafted checkpoint's is refused here
+            raise ValueError(f"{len(widths)} conv blocks of kernel {cfg.kernel_size} shrink 28x28 to nothing")
         flat = widths[-1] * side * side
         self.classifier = nn.Sequential(
             nn.Flatten(),

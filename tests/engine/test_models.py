@@ -53,6 +53,16 @@ def test_a_config_older_than_pool_first_reads_as_before():
             assert "features.0.1.running_mean" in build_model(cfg).state_dict()
 
 
+def test_a_config_whose_blocks_shrink_the_image_to_nothing_builds_nothing():
+    """Validation refuses it; a checkpoint's config (not validated) must not build a net
+    whose flattened size is worked out from a negative side."""
+    from core.engine.config import TrainConfig
+
+    cfg = TrainConfig(model="cnn", widths=(4, 4, 4, 4), kernel_size=9, padding="valid")
+    with pytest.raises(ValueError, match="to nothing"):
+        build_model(cfg)
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_every_activation(activation):
     forward_backward(from_preset(None, model="mlp", activation=activation))
