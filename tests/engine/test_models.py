@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core.engine.augment import Augmentation, augment
-from core.engine.config import ACTIVATIONS, POOLINGS, ConfigError, from_preset
+from core.engine.config import ACTIVATIONS, POOLINGS, ConfigError, TrainConfig, from_preset, validate
 from core.engine.models import build_model, count_parameters
 
 POOL_CLASSES = {"max": "MaxPool2d", "avg": "AvgPool2d", "lp": "LPPool2d"}
@@ -41,8 +41,6 @@ def test_pool_first_pools_before_the_norm_with_the_same_weights(pooling):
 
 def test_a_config_older_than_pool_first_reads_as_before():
     """Runs written before the option: a cnn's blocks stay classic, an mlp's config stays valid."""
-    from core.engine.config import TrainConfig, validate
-
     for family in ("cnn", "mlp"):
         written = from_preset(None, model=family).to_dict()
         del written["pool_first"]
@@ -56,8 +54,6 @@ def test_a_config_older_than_pool_first_reads_as_before():
 def test_a_config_whose_blocks_shrink_the_image_to_nothing_builds_nothing():
     """Validation refuses it; a checkpoint's config (not validated) must not build a net
     whose flattened size is worked out from a negative side."""
-    from core.engine.config import TrainConfig
-
     cfg = TrainConfig(model="cnn", widths=(4, 4, 4, 4), kernel_size=9, padding="valid")
     with pytest.raises(ValueError, match="to nothing"):
         build_model(cfg)
@@ -113,7 +109,6 @@ def test_the_typed_config_and_the_option_table_agree():
     import dataclasses
     import typing
 
-    from core.engine.config import TrainConfig
     from core.engine.options import OPTIONS
 
     fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("preset", "sweep_id")]

@@ -66,6 +66,7 @@ def test_a_training_run_never_imports_the_compiler(tmp_path):
         import sys, torch
         from core.engine.config import from_preset
         from core.engine.data import Splits
+        from core.engine.models import build_model
         from core.engine.trainer import fit
         from core.runs.checkpoint import load_model, save_checkpoint
         x, y = torch.randint(0, 255, (64, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (64,))
@@ -73,8 +74,7 @@ def test_a_training_run_never_imports_the_compiler(tmp_path):
         for opt, sched in [("sgd", "onecycle"), ("adam", "step"), ("adamw", "cosine")]:
             cfg = from_preset("fast", optimizer=opt, scheduler=sched, epochs=2, batch_size=16, ema=0.9)
             fit(cfg, data)
-            model = __import__("core.engine.models", fromlist=["build_model"]).build_model(cfg)
-            save_checkpoint({str(tmp_path / "m.pt")!r}, model, cfg, epoch=1, val_acc=0.5)
+            save_checkpoint({str(tmp_path / "m.pt")!r}, build_model(cfg), cfg, epoch=1, val_acc=0.5)
             load_model({str(tmp_path / "m.pt")!r})
         print("torch._dynamo" in sys.modules)
     """)
