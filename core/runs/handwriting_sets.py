@@ -125,6 +125,9 @@ class HandwritingSet:
             })
         return cls(path)
 
+    def exists(self) -> bool:
+        return (self.path / MANIFEST).is_file() and not self.path.is_symlink()
+
     @property
     def manifest(self) -> dict:
         try:
