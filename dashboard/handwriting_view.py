@@ -28,6 +28,9 @@ def pick_set(key: str = SET_KEY) -> HandwritingSet | None:
     root = handwriting_dir_setting()
     names = list_sets(root)
     new = "+ new set"
+    made = st.session_state.pop(f"{key}_made", None)
+    if made in names:  # the set named on the last run: the picker moves to it
+        st.session_state[f"{key}_pick"] = made
     choice = st.selectbox("Handwriting set", [*names, new], key=f"{key}_pick",
                           help=f"Your digits stay on this machine, in {root}")
     if choice == new:
@@ -40,7 +43,8 @@ def pick_set(key: str = SET_KEY) -> HandwritingSet | None:
             st.error(str(e))
             return None
         st.session_state[SET_KEY] = str(hw.path)
-        return hw
+        st.session_state[f"{key}_made"] = hw.name
+        st.rerun()
     hw = HandwritingSet(root / choice)
     st.session_state[SET_KEY] = str(hw.path)
     return hw
@@ -152,33 +156,6 @@ def adapt_button(hw: HandwritingSet, picked) -> str | None:
     if st.button("Adapt this model to my handwriting", key="hw_adapt", type="primary"):
         return launch_adaptation(Path(picked.path).parent, hw.path, cached.runs_dir(), name)
     return None
-
-
-def canvas_key() -> str:
-    """Draw's canvas key: a new one (a cleared canvas) after each drawing taught."""
-    n = st.session_state.get("draw_taught", 0)
-    return "canvas" if n == 0 else f"canvas-{n}"
-
-
-def teach_buttons(rgba, predicted: int) -> None:
-    """After a prediction on Draw: one click says it was right or gives the right digit,
-    and the drawing (as drawn) joins the chosen set; the canvas clears for the next one."""
-    with st.expander("Teach it your handwriting", expanded=SET_KEY in st.session_state):
-        hw = pick_set(key="draw_set")
-        if hw is None:
-            return
-        right, *digits = st.columns([3] + [1] * 10)
-        answer = predicted if right.button(f"Right, it is {predicted}", key="teach_right") else None
-        for digit, col in zip(range(10), digits):
-            if col.button(str(digit), key=f"teach_{digit}", help=f"it was a {digit}"):
-                answer = digit
-        st.caption(f"'{hw.name}' holds {sum(hw.counts())} samples. Click the digit you meant when the answer is "
-                   "wrong.")
-        if answer is not None:
-            hw.add(answer, rgba)
-            st.session_state["draw_taught"] = st.session_state.get("draw_taught", 0) + 1
-            st.toast(f"Added a {answer} to '{hw.name}'")
-            st.rerun()
 
 
 def what_changed(run_id: str) -> None:

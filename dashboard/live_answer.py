@@ -11,11 +11,16 @@ only for a token it handed out (for as long as that model stays loaded: it holds
 model alive), reads at most `MAX_BODY` bytes, and decodes the drawing with the
 canvas's own guarded decoder. Without the route (`streamlit run dashboard/app.py`,
 AppTest) the canvas is given no token and the rerun alone answers.
+
+A model that learns while it is shown (your model on Draw, core.runs.learning_run)
+is named by its model.pt instead: the route loads the file again whenever it has
+changed, so the stroke after a correction is read by the weights that learned it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import weakref
@@ -29,6 +34,7 @@ from starlette.routing import Route
 from core.engine.image_reading import ImageError
 from core.engine.ink import NoDigitError
 from core.engine.prediction import predict_image
+from core.runs.checkpoint import CheckpointError, load_model
 from dashboard.drawing_canvas import decode_drawing
 
 ANSWER_PATH = "/digit-lab/answer"
@@ -38,6 +44,9 @@ MAX_TOKENS = 256  # the oldest go first
 _mounted = False  # set by route(): dashboard/server.py mounts it
 _lock = threading.Lock()
 _models: OrderedDict[str, tuple[weakref.ref, int]] = OrderedDict()  # token -> (model, input side)
+MAX_FOLLOWED = 16  # model files the route keeps loaded itself (each a few MB), the oldest dropped
+# token -> [model.pt path, its mtime, the model loaded from it, input side, the model until the file exists]
+_followed: OrderedDict[str, list] = OrderedDict()
 
 
 def route() -> Route:
@@ -47,9 +56,45 @@ def route() -> Route:
     return Route(ANSWER_PATH, answer, methods=["POST"])
 
 
-def for_canvas(model: nn.Module, side: int) -> dict | None:
-    """What the canvas needs to ask for `model`'s answer itself, or None without the route."""
-    return {"url": ANSWER_PATH, "token": token_for(model, side)} if _mounted else None
+def for_canvas(model: nn.Module, side: int, follow: str | os.PathLike | None = None) -> dict | None:
+    """What the canvas needs to ask for `model`'s answer itself, or None without the route.
+    `follow`: a model.pt to answer with instead, read again each time it changes
+    (`model` answers until the file first appears)."""
+    if not _mounted:
+        return None
+    token = token_for(model, side) if follow is None else _follow_token(follow, side, model)
+    return {"url": ANSWER_PATH, "token": token}
+
+
+def _follow_token(path, side: int, until_then: nn.Module) -> str:
+    path = str(path)
+    with _lock:
+        token = next((t for t, entry in _followed.items() if entry[0] == path and entry[3] == side), None)
+        if token is None:
+            token = secrets.token_urlsafe(16)
+            _followed[token] = [path, None, None, side, weakref.ref(until_then)]
+        _followed.move_to_end(token)
+        while len(_followed) > MAX_FOLLOWED:
+            _followed.popitem(last=False)
+        return token
+
+
+def _followed_model(token: str):
+    """(the newest weights of a followed model.pt, side), or None for another token."""
+    with _lock:
+        entry = _followed.get(token)
+    if entry is None:
+        return None
+    path, seen, model, side, until_then = entry
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        if model is None or mtime != seen:
+            model = load_model(path)[0]  # the file is replaced whole (a rename): never half-written
+            entry[1], entry[2] = mtime, model
+    except (OSError, CheckpointError):
+        pass  # not there yet, or gone bad: the last weights loaded (or the first model) keep answering
+    model = model if model is not None else until_then()
+    return None if model is None else (model, side)
 
 
 def token_for(model: nn.Module, side: int) -> str:
@@ -92,9 +137,13 @@ async def answer(request: Request) -> JSONResponse:
         return _problem(400, "not JSON")
     if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
         return _problem(400, "no token")
-    with _lock:
-        ref, side = _models.get(payload["token"], (lambda: None, 0))
-    model = ref()
+    followed = _followed_model(payload["token"])
+    if followed is not None:
+        model, side = followed
+    else:
+        with _lock:
+            ref, side = _models.get(payload["token"], (lambda: None, 0))
+        model = ref()
     if model is None:
         return _problem(404, "unknown token, or its model is no longer loaded")
     rgba = decode_drawing(payload.get("png"))

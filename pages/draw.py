@@ -8,19 +8,24 @@ itself before that rerun (dashboard/live_answer.py)."""
 
 import streamlit as st
 
-from dashboard import attribution_view, draw_compare, draw_panel, handwriting_view, live_answer
+from dashboard import attribution_view, draw_compare, draw_panel, live_answer, teach_panel
 from dashboard.drawing_canvas import drawing_canvas
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
 
 
 @st.fragment
-def drawing(picked, compare_choices: dict[str, str]) -> None:
+def drawing(shown, base, compare_choices: dict[str, str]) -> None:
+    # `shown`: the model picked, at the epoch chosen; `base`: its run's model.pt, which your model learns from.
+    picked, follow = teach_panel.served(shown) if shown is base else (shown, None)
+    if shown is base and teach_panel.learning_shown():
+        teach_panel.status_line(base)
     canvas_col, result_col = st.columns([1, 1], gap="large")
     with canvas_col:
         brush = st.slider("Brush width", min_value=4, max_value=40, value=18, key="draw_brush")
-        answer = live_answer.for_canvas(picked.model, picked.cfg.input_side()) if picked is not None else None
-        drawn = drawing_canvas(handwriting_view.canvas_key(), brush, answer)
+        answer = (live_answer.for_canvas(picked.model, picked.cfg.input_side(), follow) if picked is not None
+                  else None)
+        drawn = drawing_canvas(teach_panel.canvas_key(), brush, answer)
         st.caption("The prediction updates each time the pen lifts; Undo takes back the last stroke.")
         upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
 
@@ -32,7 +37,7 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
             if prediction is not None:
                 draw_panel.show(prediction, source, what)
                 if what == "drawing":
-                    handwriting_view.teach_buttons(source, prediction.digit)
+                    teach_panel.teach_buttons(source, prediction.digit, base if shown is base else None)
             else:
                 draw_panel.show_waiting()
 
@@ -51,8 +56,9 @@ def drawing(picked, compare_choices: dict[str, str]) -> None:
 st.title("Draw")
 model_col, epoch_col = st.columns([1, 1], gap="large")
 with model_col:
-    picked = model_picker(key="draw_model")
+    base = model_picker(key="draw_model")
+shown = base
 with epoch_col:
-    if picked is not None:
-        picked = model_with_slider(picked, key="draw")
-drawing(picked, draw_compare.choices())
+    if base is not None:
+        shown = model_with_slider(base, key="draw")
+drawing(shown, base, draw_compare.choices())

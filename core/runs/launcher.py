@@ -97,6 +97,29 @@ def launch_adaptation(parent_dir: Path, set_dir: Path, runs_dir: Path, name: str
     return run_id
 
 
+def learn_from_set(parent_dir: Path, set_dir: Path, runs_dir: Path, run_id: str | None = None) -> str:
+    """Make sure a learner follows the set (`python -m core.adapt --follow`): a new run
+    when `run_id` is None, else that run, started again unless its process lives (it
+    is already looking at the set, so it picks the new digit up by itself)."""
+    runs_dir = Path(runs_dir).resolve()  # the child starts in the project folder
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if run_id is None:
+        run_id = new_run_id(f"yours {Path(set_dir).name}")
+        run_path(runs_dir, run_id).mkdir()
+    run_dir = run_path(runs_dir, run_id)
+    try:
+        status = read_json(run_dir / "status.json")
+    except (OSError, ValueError):
+        status = {}
+    if isinstance(status, dict) and status.get("state") in LIVE_STATES and effective_state(status) in LIVE_STATES:
+        return run_id
+    write_status(run_dir, state="queued", pid=None, launched_at=now_iso())
+    args = ["--run", str(Path(parent_dir).resolve()), "--handwriting", str(Path(set_dir).resolve()),
+            "--runs-dir", str(runs_dir), "--run-id", run_id, "--follow"]
+    start_detached("core.adapt", args, run_dir / "learn.log")
+    return run_id
+
+
 def cancel_run(runs_dir: Path, run_id: str) -> bool:
     """Ask a run to stop after its current batch (see `cancel`)."""
     run_dir = run_path(runs_dir, run_id)

@@ -31,7 +31,8 @@ from core.runs.store import write_status
 
 POLL_S = 0.05  # how often the set is looked at for new digits (a directory listing)
 REPORT_AFTER_IDLE_S = 30.0
-IDLE_EXIT_S = 600.0
+# A follower idle this long ends (the next correction starts another); tests shorten it.
+IDLE_EXIT_S = float(os.environ.get("DIGIT_LAB_LEARN_IDLE_S") or 600.0)
 
 
 class _Owner:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from core.runs.liveness import request_cancel
 from tests.conftest import PROJECT_ROOT, copy_run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +49,7 @@ def serve(runs: Path, mnist_dir: Path):
     """A real Streamlit server on loopback over the run store `runs`; yields its URL."""
     port = free_port()
     env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir),
-           "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs))}
+           "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs)), "DIGIT_LAB_LEARN_IDLE_S": "60"}
     log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
@@ -70,6 +71,9 @@ def serve(runs: Path, mnist_dir: Path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+        for run_dir in runs.iterdir():  # Draw's learners outlive the server by design; not the tests'
+            if (run_dir / "learned.json").is_file():
+                request_cancel(run_dir)
 
 
 @pytest.fixture(scope="module")
