@@ -42,10 +42,11 @@ def main() -> None:
                                   "--teach", args.teach, "--runs-dir", str(Path(tmp) / "runs")],
                                  capture_output=True, text=True, check=True)
             s = json.loads(out.stdout.splitlines()[-1])
+            drop = (s["mnist_before"] - s["mnist_after"]) * 100
             print(f"{writer:<12} {s['parent_errors_first_half']:>6} + {s['parent_errors_second_half']:<5} "
                   f"{s['errors_first_half']:>6} + {s['errors_second_half']:<5} {s['updates']:>7} "
                   f"{s['update_seconds_median'] or 0:>5.2f} / {s['update_seconds_p95'] or 0:<4.2f} "
-                  f"{s['mnist_before']:13.2%} {s['mnist_after']:7.2%} {(s['mnist_before'] - s['mnist_after']) * 100:6.2f}")
+                  f"{s['mnist_before']:13.2%} {s['mnist_after']:7.2%} {drop:6.2f}")
 
 
 if __name__ == "__main__":
