@@ -105,6 +105,7 @@ def test_the_follower_learns_each_digit_and_a_killed_round_loses_nothing(tmp_pat
         hw.add(*samples[21])  # a curled 7
         time.sleep(0.4)  # into the round
         os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)  # this test started it: reap it, so it is gone before the next click looks
         model, _, ckpt = load_model(run_dir / "model.pt")  # the last good weights, whole
         assert ckpt["epoch"] in (1, 2) and len(_learned(run_dir)) == ckpt["epoch"]
         assert sum(hw.counts()) == 2
