@@ -49,7 +49,9 @@ def _learning(parent: PickedModel, hw: HandwritingSet):
     run_id = st.session_state.get(_RUN_IDS, {}).get(key)
     if run_id is None:
         run = find_learning_run(cached.all_runs(), parent.checkpoint["sha256"], hw)
-        run_id = run.run_id if run is not None else None
+        if run is None:
+            return None
+        run_id = st.session_state.setdefault(_RUN_IDS, {})[key] = run.run_id  # listed once a session
     return None if run_id is None else (run_id, cached.runs_dir() / run_id)
 
 
