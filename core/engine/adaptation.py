@@ -1,10 +1,12 @@
-"""Adapting a trained model to one person's handwriting.
+"""Adapting a trained model to one person's handwriting, all their digits at once.
 
 Fine-tuning starts from the parent's weights and trains on the person's digits
 (laid out by the drawing path, augmented by the engine like MNIST's) mixed,
-batch by batch, with the parent's own training digits, so that the model learns
-the person's habits without forgetting MNIST. A "round" is one metrics row: a
-fixed number of steps, then the weights are scored.
+batch by batch, with the parent's own training digits, held to the parent as
+learning from corrections is (core.engine.online_learning: the parent's digits
+nearest the person's, distillation toward the parent's answers on them), so that
+the model learns the person's habits without forgetting MNIST. A "round" is one
+metrics row: a fixed number of steps, then the weights are scored.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import torch.nn as nn
 
 from core.engine.config import TrainConfig
 from core.engine.data import Splits
+from core.engine.online_learning import OnlineLearner, StreamRecipe
 from core.engine.scoring import score
-from core.engine.trainer import Hooks, Trainer, TrainResult
+from core.engine.trainer import Cancelled, Hooks, TrainResult
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class AdaptRecipe:
     steps_per_round: int = 40
     batch_size: int = 64
     writer_share: float = 0.3  # of each batch: the person's digits; the rest the parent's training digits
-    lr: float = 1e-3
+    lr: float = 5e-4  # AdamW's peak, falling along a cosine within each round
+    distill: float = 2.0  # weight of the loss toward the parent's answers on its own digits
+    near_share: float = 0.75  # of the parent's digits: the nearest to the person's in its feature space
     seed: int = 0
 
     def config(self, parent: TrainConfig, name: str | None) -> TrainConfig:
@@ -38,14 +43,11 @@ class AdaptRecipe:
                                    batch_size=self.batch_size, ema=None, seed=self.seed, name=name,
                                    step_size=None, gamma=None, momentum=None, nesterov=None, train_limit=None)
 
-
-def _round_tensors(writer_x, writer_y, replay_x, replay_y, recipe: AdaptRecipe, gen: torch.Generator):
-    """One round's digits: the writer's repeated to their share, fresh replay digits for the rest."""
-    total = recipe.steps_per_round * recipe.batch_size
-    n_writer = round(total * recipe.writer_share)
-    repeat = torch.arange(n_writer) % len(writer_y)
-    pick = torch.randint(len(replay_y), (total - n_writer,), generator=gen)
-    return torch.cat([writer_x[repeat], replay_x[pick]]), torch.cat([writer_y[repeat], replay_y[pick]])
+    def rounds_recipe(self) -> StreamRecipe:
+        """The learner's recipe: every round's digits are all the person's (no older ones)."""
+        return StreamRecipe(steps=self.steps_per_round, batch_size=self.batch_size, newest_share=self.writer_share,
+                            older_share=0.0, lr=self.lr, anchor=0.0, distill=self.distill,
+                            near_share=self.near_share, seed=self.seed)
 
 
 def adapt(parent: nn.Module, cfg: TrainConfig, recipe: AdaptRecipe, writer_x: torch.Tensor, writer_y: torch.Tensor,
@@ -55,25 +57,27 @@ def adapt(parent: nn.Module, cfg: TrainConfig, recipe: AdaptRecipe, writer_x: to
     hooks = hooks or Hooks()
     torch.manual_seed(recipe.seed)
     device = torch.device("cpu")
-    trainer = Trainer(cfg, device, steps_per_epoch=recipe.steps_per_round)
-    trainer.model.load_state_dict(parent.state_dict())
-    trainer.frozen_norm = True
+    learner = OnlineLearner(parent, cfg, replay.train_x, replay.train_y, recipe.rounds_recipe())
     result = TrainResult()
-    hooks.on_weights(0, trainer.scored_model)
+    hooks.on_weights(0, learner.model)
     for round_ in range(1, recipe.rounds + 1):
         started = time.perf_counter()
-        lr = trainer.opt.param_groups[0]["lr"]
-        x, y = _round_tensors(writer_x, writer_y, replay.train_x, replay.train_y, recipe, trainer.gen)
-        train_loss, train_acc = trainer.train_epoch(x, y, round_, hooks)
-        model = trainer.scored_model
+
+        def on_step(step: int, steps: int, round_=round_) -> None:
+            hooks.on_batch(round_, step, steps, None)
+
+        figures = (learner.update(writer_x, writer_y, hooks.should_stop, on_step) if round_ == 1
+                   else learner.rehearse(hooks.should_stop, on_step))
+        if hooks.should_stop():
+            raise Cancelled()
+        model = learner.model
         # MNIST's test set is scored once, by the run's report on the weights kept; each
         # round reports the person's digits (taught, and held out: never used to select).
-        test_loss, test_acc = math.nan, math.nan
         taught_loss, taught_acc = score(model, writer_x, writer_y, device, cfg.loss)
         val_loss, val_acc = score(model, *held_out, device, cfg.loss) if held_out else (math.nan, math.nan)
-        row = {"epoch": round_, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-               "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc, "lr": lr,
-               "epoch_seconds": time.perf_counter() - started,
+        row = {"epoch": round_, "train_loss": figures["train_loss"], "train_acc": figures["train_acc"],
+               "val_loss": val_loss, "val_acc": val_acc, "test_loss": math.nan, "test_acc": math.nan,
+               "lr": recipe.lr, "epoch_seconds": time.perf_counter() - started,
                "train_eval_loss": taught_loss, "train_eval_acc": taught_acc}
         result.rows.append(row)
         hooks.on_epoch(row)

@@ -137,16 +137,23 @@ class OnlineLearner:
         loss = loss + r.distill * F.cross_entropy(scores[n_mine:], target)
         return loss + r.anchor * sum(((p - a) ** 2).sum() for p, a in zip(self.model.parameters(), self.anchor))
 
-    def update(self, new_x: torch.Tensor, new_y: torch.Tensor, should_stop=lambda: False) -> dict:
+    def update(self, new_x: torch.Tensor, new_y: torch.Tensor, should_stop=lambda: False, on_step=None) -> dict:
         """One round on the corrections `new_x/y` (uint8 images, labels), with the older
         ones and the parent's digits; returns the round's figures. The weights change
         only inside this call: a read() between updates sees whole rounds."""
         if len(new_y) == 0:
             raise ValueError("a round needs at least one correction")
-        started = time.perf_counter()
         self._add_neighbours(new_x)
         self.taught_x = torch.cat([self.taught_x, new_x])
         self.taught_y = torch.cat([self.taught_y, new_y.long()])
+        return self._round(len(new_y), should_stop, on_step)
+
+    def rehearse(self, should_stop=lambda: False, on_step=None) -> dict:
+        """One more round on everything taught (all of it counts as new): batch adaptation's later rounds."""
+        return self._round(len(self.taught_y), should_stop, on_step)
+
+    def _round(self, n_new: int, should_stop, on_step=None) -> dict:
+        started = time.perf_counter()
         r = self.recipe
         loss_sum, correct, seen, steps = 0.0, 0, 0, 0
         _train_with_frozen_norm(self.model)
@@ -155,7 +162,7 @@ class OnlineLearner:
                 break
             for group in self.opt.param_groups:
                 group["lr"] = r.lr * 0.5 * (1 + math.cos(math.pi * step / r.steps))
-            images, labels, n_mine = self._batch(len(new_y))
+            images, labels, n_mine = self._batch(n_new)
             x = training_batch(images, self.cfg, self.gen)
             scores = self.model(x)
             loss = self._loss(scores, x, labels, n_mine)
@@ -165,6 +172,8 @@ class OnlineLearner:
             loss_sum += loss.item()
             correct += int((scores[:n_mine].argmax(1) == labels[:n_mine]).sum())
             seen, steps = seen + n_mine, steps + 1
+            if on_step is not None:
+                on_step(step + 1, r.steps)
         self.model.eval()
         return {"steps": steps, "train_loss": loss_sum / max(1, steps), "train_acc": correct / max(1, seen),
-                "taught": len(self.taught_y), "new": len(new_y), "seconds": time.perf_counter() - started}
+                "taught": len(self.taught_y), "new": n_new, "seconds": time.perf_counter() - started}
