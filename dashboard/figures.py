@@ -26,21 +26,30 @@ def metric_values(rows: list[dict], metric: str) -> list[float]:
     return [row[metric] for row in rows]
 
 
-def curves_figure(rows: list[dict], kind: str, trace: list | None = None) -> go.Figure:
+def curves_figure(rows: list[dict], kind: str, trace: list | None = None,
+                  names: dict[str, str] | None = None) -> go.Figure:
     """Train/val/test curves of one run; kind is 'loss' or 'acc'. `trace` (from a
-    live run's progress.json) adds the running train value within epochs."""
+    live run's progress.json) adds the running train value within epochs. `names`
+    says what each split's digits are (an adaptation's "val" is the person's held-out
+    digits); a split with no value at all is left out, not drawn empty."""
+    names = {**{split: split for split in SPLITS}, **(names or {})}
     fig = go.Figure()
     epochs = [row["epoch"] for row in rows]
     if trace:
         column = 1 if kind == "loss" else 2
-        fig.add_scatter(x=[p[0] for p in trace], y=[p[column] for p in trace], name="train (running)",
+        points = [p for p in trace if isinstance(p[column], (int, float))]
+        fig.add_scatter(x=[p[0] for p in points], y=[p[column] for p in points], name=f"{names['train']} (running)",
                         mode="lines", line=dict(color=SPLITS["train"], width=1, dash="dot"))
         epochs = epochs or [1]
     for split, colour in SPLITS.items():
-        fig.add_scatter(x=epochs, y=metric_values(rows, f"{split}_{kind}"), name=split,
-                        mode="lines+markers", line=dict(color=colour))
+        values = metric_values(rows, f"{split}_{kind}") if rows else []
+        if not any(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            continue
+        fig.add_scatter(x=epochs, y=values, name=names[split], mode="lines+markers", line=dict(color=colour))
     title = "Loss" if kind == "loss" else "Accuracy"
-    return _layout(fig, title, xaxis=_epoch_axis(epochs), yaxis_title=title.lower(),
+    axis = dict(yaxis=dict(title="accuracy", range=[0, 1.02], tickformat=".0%")) if kind == "acc" else \
+        dict(yaxis_title="loss")
+    return _layout(fig, title, xaxis=_epoch_axis(epochs), **axis,
                    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))  # above: clear of the axis title
 
 

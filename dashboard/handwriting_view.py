@@ -158,6 +158,18 @@ def adapt_button(hw: HandwritingSet, picked) -> str | None:
     return None
 
 
+TEST_SIZES = {"mnist": 10_000, "usps": 2_007}
+HANDFUL = 50  # under this many digits, a figure says it rests on a handful
+
+
+def _change(n: int, unit: str, what: str) -> str | None:
+    return f"{n:+d} {unit} {what}" if n else f"no change: {what}"
+
+
+def _colour(n: int) -> str:
+    return "normal" if n else "off"  # a change of zero is neither good news nor bad
+
+
 def what_changed(run_id: str) -> None:
     """Once an adaptation completes: its before/after figures and links that show the
     parent and the adapted model side by side."""
@@ -167,15 +179,22 @@ def what_changed(run_id: str) -> None:
     summary = (run.status or {}).get("summary") or {}
     parent = Path(((run.config or {}).get("adapted_from") or {}).get("run", "")).name
     cols = st.columns(2)
-    if summary.get("handwriting_acc") is not None:
-        cols[0].metric("Your held-out digits", f"{summary['handwriting_acc']:.1%}",
-                       f"{(summary['handwriting_acc'] - summary['parent_handwriting_acc']) * 100:+.1f} points "
-                       "against the parent", help="digits of yours the adapted model was never taught")
+    held = ((run.config or {}).get("handwriting") or {}).get("held_out")
+    if summary.get("handwriting_acc") is not None and isinstance(held, int) and held > 0:
+        right, before = round(summary["handwriting_acc"] * held), round(summary["parent_handwriting_acc"] * held)
+        few = " (a handful: each digit moves this by a lot)" if held < HANDFUL else ""
+        cols[0].metric(f"Your {held} held-out digits{few}", f"{right} of {held} read right",
+                       _change(right - before, "digits", "against the parent"), delta_color=_colour(right - before),
+                       help=f"{summary['handwriting_acc']:.1%} of {held} digits of yours the adapted model was "
+                            f"never taught; the parent read {before} of them right")
     else:
         cols[0].caption("Every sample was taught: there is no held-out figure.")
     if summary.get("parent_test_acc") is not None:
-        cols[1].metric("MNIST test", f"{summary['test_acc']:.2%}",
-                       f"{(summary['test_acc'] - summary['parent_test_acc']) * 100:+.2f} points: the cost of adapting")
+        dataset = (run.config or {}).get("dataset", "mnist")
+        size = TEST_SIZES.get(dataset, 10_000)
+        change = round((summary["test_acc"] - summary["parent_test_acc"]) * size)
+        cols[1].metric(f"{dataset.upper()} test ({size:,} digits)", f"{summary['test_acc']:.2%}",
+                       _change(change, "digits", "read right: the cost of adapting"), delta_color=_colour(change))
     if not (is_valid_run_id(parent) or parent == DEFAULT_MODEL_DIR.name) or not is_valid_run_id(run_id):
         return  # a folder name from a file goes into a link only when it is an id
     # The default model's folder is named default-model: both pages find it by that id too.

@@ -59,7 +59,7 @@ def _progress(run: RunInfo) -> dict:
     else:
         loss = progress.get("loss")
         loss_text = f" · loss {loss:.4f}" if isinstance(loss, (int, float)) else ""
-        scoring = " · scoring on the validation and test sets" if batch >= batches else ""
+        scoring = f" · scoring {_scored_after_each(run)}" if batch >= batches else ""
         st.progress(done, text=f"Epoch {epoch}/{epochs} · batch {batch}/{batches}{loss_text}{scoring}")
     elapsed = _elapsed(run, progress)
     eta = elapsed * (1 - done) / done if elapsed and done > 0.01 else None
@@ -68,6 +68,26 @@ def _progress(run: RunInfo) -> dict:
     c2.metric("ETA", format_seconds(eta))
     c3.metric("Epochs done", f"{len(run.metrics)}/{epochs}")
     return progress
+
+
+def _scored_after_each(run: RunInfo) -> str:
+    """What a run scores after each epoch (or round), in words."""
+    if run.config.get("learning"):
+        return "your digits and 1,000 of MNIST's validation digits"
+    if run.config.get("adapted_from"):
+        return "your digits (taught and held out)"
+    return "the validation and test sets"
+
+
+def series_names(config: dict) -> dict[str, str]:
+    """What the curves' series are: an adaptation's "val" is the person's held-out digits."""
+    if config.get("learning"):
+        return {"train": "training batches", "val": "MNIST validation (1,000 digits)", "test": "MNIST test"}
+    if config.get("adapted_from"):
+        held = (config.get("handwriting") or {}).get("held_out")
+        val = f"your held-out digits ({held})" if held else "your held-out digits"
+        return {"train": "training batches", "val": val, "test": "MNIST test"}
+    return {}
 
 
 def _cancel_button(run: RunInfo) -> None:
@@ -95,7 +115,9 @@ def _outcome(run: RunInfo) -> None:
         s = run.summary
         if s:
             kept = (f"best validation accuracy {s['best_val_acc']:.2%} (epoch {s.get('best_epoch')})"
-                    if s.get("best_val_acc") is not None else f"no validation set, epoch {s.get('best_epoch')} kept")
+                    if s.get("best_val_acc") is not None else
+                    f"the last round kept (nothing is selected on your digits), round {s.get('best_epoch')}"
+                    if run.config.get("adapted_from") else f"no validation set, epoch {s.get('best_epoch')} kept")
             other = (f", {TITLES.get(s.get('other_dataset'), '')} {s['other_acc']:.2%}"
                      if s.get("other_acc") is not None else "")
             st.success(f"Completed: test accuracy {s.get('test_acc', 0):.2%}{other}, {kept}.")
@@ -119,8 +141,9 @@ def curves(run: RunInfo, trace: list | None = None) -> None:
         st.caption("Curves appear as soon as the first batches are trained.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(figures.curves_figure(run.metrics, "loss", trace), key=f"loss-{run.run_id}")
-    right.plotly_chart(figures.curves_figure(run.metrics, "acc", trace), key=f"acc-{run.run_id}")
+    names = series_names(run.config)
+    left.plotly_chart(figures.curves_figure(run.metrics, "loss", trace, names), key=f"loss-{run.run_id}")
+    right.plotly_chart(figures.curves_figure(run.metrics, "acc", trace, names), key=f"acc-{run.run_id}")
 
 
 def _header(run: RunInfo, title: str) -> None:

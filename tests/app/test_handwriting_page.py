@@ -54,3 +54,33 @@ def test_the_runs_table_gets_a_column_for_the_picked_set(completed_store, tmp_pa
     assert not at.exception, [e.message for e in at.exception]
     column = at.dataframe[0].value["on 'mine'"]
     assert column.notna().all() and ((column >= 0) & (column <= 1)).all()  # the 1-epoch fixture run's accuracy
+
+
+def test_an_adaptation_says_how_many_digits_its_figures_rest_on(tmp_path, monkeypatch, mnist_dir):
+    """10 held-out digits: the figure counts them and says they are a handful; MNIST's
+    change is in digits; the curves name the person's held-out digits, not "val"."""
+    import subprocess
+    import sys
+
+    from core.runs.store import RUNS_DIR_ENV
+
+    monkeypatch.setenv(HANDWRITING_DIR_ENV, str(tmp_path / "sets"))
+    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
+    hw = HandwritingSet.create("continental", tmp_path / "sets", canvas=(280, 280))
+    for digit, rgba in writer_samples(WRITERS["continental"], 2, seed=4):
+        hw.add(digit, rgba)
+    out = subprocess.run([sys.executable, "-m", "core.adapt", "--handwriting", str(hw.path), "--holdout", "0.5",
+                          "--runs-dir", str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    at = AppTest.from_file(str(ROOT / "pages" / "handwriting.py"), default_timeout=90)
+    at.session_state["hw_adapt_run"] = Path(out.stdout.splitlines()[0]).name
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    held = [m for m in at.metric if "held-out" in m.label]
+    assert held and "Your 10 held-out digits" in held[0].label and "handful" in held[0].label
+    assert held[0].value.endswith("of 10 read right"), held[0].value
+    mnist = [m for m in at.metric if m.label.startswith("MNIST test")]
+    assert mnist and "digits read right" in mnist[0].proto.delta, mnist[0].proto.delta
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert charts and all('"val"' not in spec for spec in charts)
+    assert any("your held-out digits (10)" in spec for spec in charts)
