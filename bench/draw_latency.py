@@ -5,7 +5,7 @@ the canvas's own answer (dashboard/live_answer.py), then the page's panel with i
 probabilities and "what the model saw" after the rerun. Prints p50/p95 of both per N,
 and how long the Draw page took to open.
 
-    python -m bench.draw_latency [--sessions 1 4 8] [--strokes 12] [--with-training] [--look 2]
+    python -m bench.draw_latency [--sessions 1 4 8] [--strokes 12] [--with-training] [--with-learning] [--look 2]
 
 --look is how long each person looks at the freshly opened page before the first
 stroke (2 s; with 0 all N first strokes land while the N pages are still settling,
@@ -13,6 +13,9 @@ which is the slowest case: it is printed as measured, not left out).
 
 --with-training keeps a training run (the fast preset, several epochs) going on the
 same two cores while the sessions draw, as a lab machine would.
+
+--with-learning has a person correcting Draw at the same time, one digit every 3 s,
+each a round of their model in its follower (bench.learn_latency.CorrectionFeed).
 
 Each line also gives the CPU seconds per stroke spent by the Streamlit server and by
 Chromium: here every browser tab shares the server's two cores, which people drawing
@@ -223,11 +226,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--strokes", type=int, default=12, help="strokes each session draws")
     parser.add_argument("--with-training", action="store_true")
+    parser.add_argument("--with-learning", action="store_true")
     parser.add_argument("--look", type=float, default=2.0, help="seconds from the pages open to the first stroke")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     with app_server(args.port) as (url, runs, server):
-        trainer = None
+        trainer = feed = None
         try:
             process = psutil.Process(server.pid)
             asyncio.run(measure(url, 1, 1, process))  # warm: the default model loaded, the page's modules imported
@@ -235,11 +239,17 @@ def main() -> None:
                 trainer = subprocess.Popen([sys.executable, "-m", "core.train", "--preset", "fast", "--epochs", "30",
                                             "--runs-dir", str(runs.parent / "train")], cwd=ROOT,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if args.with_learning:
+                from bench.learn_latency import CorrectionFeed
+
+                feed = CorrectionFeed(runs.parent / "learning")
+                feed.start()
             for n in args.sessions:
                 waits, panels, missed, opens, server_cpu, browser_cpu, mouse_cpu = asyncio.run(
                     measure(url, n, args.strokes, process, args.look))
                 ms, panel_ms = [w * 1000 for w in waits], [w * 1000 for w in panels]
-                print(f"{n} session(s){' + training' if trainer else ''}, first stroke {args.look:g} s after opening: "
+                extra = (" + training" if trainer else "") + (" + learning from corrections" if feed else "")
+                print(f"{n} session(s){extra}, first stroke {args.look:g} s after opening: "
                       f"mouse-up to prediction p50 "
                       f"{statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms "
                       f"({len(ms)} strokes, {missed} without the canvas's answer); "
@@ -251,6 +261,8 @@ def main() -> None:
         finally:
             if trainer is not None:
                 trainer.terminate()
+            if feed is not None:
+                print(f"the follower learned {feed.stop()} rounds meanwhile", flush=True)
 
 
 if __name__ == "__main__":

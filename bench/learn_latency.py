@@ -18,6 +18,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +41,34 @@ def learned(run_dir: Path) -> set[str]:
 
 def p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+
+
+class CorrectionFeed(threading.Thread):
+    """A person correcting in the background: one digit of `writer` added to a set under
+    `root` every `every` seconds, each followed by learn_from_set (for other benches)."""
+
+    def __init__(self, root: Path, writer: str = "continental", every: float = 3.0):
+        super().__init__(daemon=True)
+        self.root, self.every, self.halt = Path(root), every, threading.Event()
+        self.samples = list(writer_samples(WRITERS[writer], 20, seed=9))
+        self.hw = HandwritingSet.create(writer, self.root / "sets", canvas=(280, 280))
+        self.run_id: str | None = None
+
+    def run(self) -> None:
+        for i in range(len(self.samples)):
+            if self.halt.wait(self.every):
+                return
+            self.hw.add(*self.samples[(i % 10) * 20 + i // 10])
+            self.run_id = learn_from_set(DEFAULT_MODEL_DIR, self.hw.path, self.root / "runs", self.run_id)
+
+    def stop(self) -> int:
+        """Stop feeding and the follower; returns the rounds it learned."""
+        self.halt.set()
+        self.join()
+        if self.run_id is None:
+            return 0
+        request_cancel(self.root / "runs" / self.run_id)
+        return len((self.root / "runs" / self.run_id / "metrics.csv").read_text().splitlines()[1:])
 
 
 def main() -> None:

@@ -18,8 +18,10 @@ from core.runs.handwriting_sets import HandwritingError, HandwritingSet
 from core.runs.launcher import learn_from_set
 from core.runs.learning_run import find_learning_run, model_updated_at, seconds_since
 from core.runs.states import LIVE_STATES
+from core.runs.store import DEFAULT_MODEL_DIR, is_valid_run_id
 from dashboard import cached
 from dashboard.handwriting_view import SET_KEY, pick_set
+from dashboard.links import page_link
 from dashboard.widgets import PickedModel, load_picked
 
 LEARN_KEY = "draw_learn"  # the switch; on by default once a set is chosen
@@ -110,6 +112,11 @@ def status_line(parent: PickedModel | None) -> None:
     elif waiting:
         text += f"; {waiting} not learned yet (learning stopped: {run.state})"
     st.markdown(text)
+    parent_id = parent.path.parent.name
+    if (is_valid_run_id(parent_id) or parent_id == DEFAULT_MODEL_DIR.name) and is_valid_run_id(run.run_id):
+        st.markdown(f":material/compare: [The parent and yours side by side]"
+                    f"({page_link('draw', runs=[parent_id, run.run_id])}) · "
+                    f"[their kernels and feature maps]({page_link('filters', run=parent_id, compare=run.run_id)})")
 
 
 def learning_switch(parent: PickedModel) -> None:

@@ -61,7 +61,9 @@ def model_choices(runs: list[RunInfo]) -> dict[str, str]:
     if default.is_file():
         choices[str(default)] = "Default model"
     for run in runs:
-        if run.state == "completed" and run.has_model and not run.broken:
+        # Your model (a learning run) is offered while it learns too: its model.pt is always whole.
+        learning = bool((run.config or {}).get("learning"))
+        if (run.state == "completed" or learning) and run.has_model and not run.broken:
             choices[str(run.path / "model.pt")] = run_label(run)
     return choices
 
