@@ -46,6 +46,8 @@ WRITERS = {
     "continental": {1: "1-hat", 7: "7-curl", 4: "4-one-stroke", 9: "9-hooked"},
     "flagged": {1: "1-long-flag", 7: "7-curved-crossed", 9: "9-curved", 4: "4-open"},
     "curly": {7: "7-curl", 1: "1-flag-base", 9: "9-hooked", 4: "4-one-stroke"},
+    "hurried": {1: "1-hat", 7: "7-curved-crossed", 9: "9-hooked", 4: "4-open", 2: "2-loop"},
+    "schoolbook": {1: "1-flag-base", 7: "7-crossed", 4: "4-closed", 9: "9-curved"},
 }
 
 
