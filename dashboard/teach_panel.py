@@ -45,8 +45,18 @@ def _chosen_set() -> HandwritingSet | None:
         return None
 
 
+def _own_run(picked: PickedModel, hw: HandwritingSet) -> bool:
+    """Whether the model picked is itself your model of this set (picked to see its epochs)."""
+    run = cached.fresh_run(picked.path.parent.name)
+    record = ((run.config or {}).get("handwriting") or {}) if run is not None else {}
+    return (run is not None and ((run.config or {}).get("learning") or {}).get("mode") == "corrections"
+            and record.get("name") == hw.name and record.get("created_at") == hw.manifest.get("created_at"))
+
+
 def _learning(parent: PickedModel, hw: HandwritingSet):
     """(run id, run folder) of your model for this parent and set, or None."""
+    if _own_run(parent, hw):
+        return parent.path.parent.name, parent.path.parent
     key = (parent.checkpoint["sha256"], str(hw.path), hw.manifest.get("created_at"))
     run_id = st.session_state.get(_RUN_IDS, {}).get(key)
     if run_id is None:
@@ -170,7 +180,10 @@ def teach_buttons(rgba, predicted: int, parent: PickedModel | None) -> None:
 
 def _start_round(parent: PickedModel, hw: HandwritingSet) -> None:
     found = _learning(parent, hw)
-    run_id = learn_from_set(parent.path.parent, hw.path, cached.runs_dir(), found[0] if found else None)
+    parent_dir = parent.path.parent
+    if found is not None and found[0] == parent_dir.name:  # your model picked: it keeps learning from its parent
+        parent_dir = Path(((cached.fresh_run(found[0]).config or {}).get("adapted_from") or {}).get("run", ""))
+    run_id = learn_from_set(parent_dir, hw.path, cached.runs_dir(), found[0] if found else None)
     key = (parent.checkpoint["sha256"], str(hw.path), hw.manifest.get("created_at"))
     st.session_state.setdefault(_RUN_IDS, {})[key] = run_id
     cached.refresh_runs()

@@ -141,6 +141,14 @@ def test_two_sets_taught_at_once_do_not_mix(tmp_path, mnist_dir, monkeypatch):
         for writer, hw in sets.items():
             assert find_learning_run(listed, parent_sha, hw).run_id == run_ids[writer]
         assert find_learning_run(listed, "0" * 64, sets["curly"]) is None  # another parent: not this one
+        sets["curly"].delete()  # deleting a set stops its learning, says so, and keeps the run
+        deadline = time.time() + 30
+        while read_json(runs / run_ids["curly"] / "status.json")["state"] == "running" and time.time() < deadline:
+            time.sleep(0.2)
+        status = read_json(runs / run_ids["curly"] / "status.json")
+        assert status["state"] == "completed" and "deleted" in status["note"], status
+        assert load_model(runs / run_ids["curly"] / "model.pt")[2]["epoch"] >= 1
+        assert read_json(runs / run_ids["continental"] / "status.json")["state"] == "running"
     finally:
         for run_id in run_ids.values():
             _stop(runs / run_id)
