@@ -8,8 +8,20 @@ import os
 import tempfile
 from pathlib import Path
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it: Linux says it in /proc (changing it
+    to read it, even for a moment, would give a file another thread creates then mode 0666)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022  # the usual default where /proc says nothing
+
+
+_UMASK = _current_umask()
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)

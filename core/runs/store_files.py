@@ -58,7 +58,9 @@ def read_bytes(path: Path, cap: int | None = None) -> bytes:
         if info.st_size > cap:
             raise StoreFileError(f"{path.name} is {info.st_size / MB:.1f} MB, over its {cap / MB:.0f} MB cap")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(cap + 1)
+            # What fstat says is there, plus one byte to see it grow: f.read(cap + 1) would
+            # allocate the whole cap up front (256 MB for a 1.5 MB model.pt).
+            data = f.read(info.st_size + 1)
         if len(data) > cap:  # grew while read
             raise StoreFileError(f"{path.name} is over its {cap / MB:.0f} MB cap")
         return data
