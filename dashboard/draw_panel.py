@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.engine.image_reading import ImageError
+from core.engine.image_reading import ImageError, open_image
 from core.engine.ink import NoDigitError
 from core.engine.prediction import Prediction, predict_image
 from core.engine.preprocess import Prepared
@@ -15,6 +15,20 @@ from dashboard.widgets import upscale
 
 DRAWN_KEY = "drawn_digit"  # the drawing as drawn, for the Filters page to lay out for its model
 EMPTY_CANVAS = "Draw a digit in the black box: the prediction updates as you draw."
+
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg"]  # what the uploader lists, and so all it decodes
+UPLOAD_FORMATS = ("PNG", "JPEG")
+
+
+def read_upload(upload):
+    """An uploaded file decoded as the PNG or JPEG it says it is (a .png holding EPS, PSD
+    or ICO is refused, never handed to that decoder); None after saying why."""
+    try:
+        return open_image(upload.getvalue(), UPLOAD_FORMATS)
+    except ImageError as e:
+        st.error(f"Cannot read the uploaded image: {e}")
+        return None
 
 
 def predict(model, source, what: str, side: int = 28) -> Prediction | None:

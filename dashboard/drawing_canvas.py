@@ -46,7 +46,8 @@ def decode_drawing(url) -> np.ndarray | None:
     if not isinstance(url, str) or not url.startswith(_PNG_PREFIX) or len(url) > 4 * 2**20:
         return None
     try:
-        with Image.open(io.BytesIO(base64.b64decode(url[len(_PNG_PREFIX):], validate=True))) as image:
+        raw = base64.b64decode(url[len(_PNG_PREFIX):], validate=True)
+        with Image.open(io.BytesIO(raw), formats=["PNG"]) as image:  # what the URL says, no other decoder
             if image.width * image.height > 4 * SIDE * SIDE:
                 return None
             return np.asarray(image.convert("RGBA"))

@@ -27,9 +27,9 @@ def drawing(shown, base, compare_choices: dict[str, str]) -> None:
                   else None)
         drawn = drawing_canvas(teach_panel.canvas_key(), brush, answer)
         st.caption("The prediction updates each time the pen lifts; Undo takes back the last stroke.")
-        upload = st.file_uploader("Or upload a photo of a digit", type=["png", "jpg", "jpeg"], key="draw_upload")
+        upload = st.file_uploader("Or upload a photo of a digit", type=draw_panel.UPLOAD_TYPES, key="draw_upload")
 
-    source, what = (upload.getvalue(), "uploaded image") if upload is not None else (drawn, "drawing")
+    source, what = (draw_panel.read_upload(upload), "uploaded image") if upload is not None else (drawn, "drawing")
     prediction = None
     with result_col:
         if picked is not None:

@@ -14,6 +14,9 @@ from PIL import Image
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 25_000_000
+# Pillow's decoders for these and no others: a file named .png that holds EPS (handed to
+# Ghostscript where installed), PSD or ICO is refused, not decoded by whatever matches.
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 
 
 class ImageError(ValueError):
@@ -60,7 +63,12 @@ def _read_stream(f) -> bytes:
     return bytes(data)
 
 
-def _decode(data: bytes) -> Image.Image:
+def _names(formats) -> str:
+    names = [f.replace("WEBP", "WebP") for f in formats]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _decode(data: bytes, formats=IMAGE_FORMATS) -> Image.Image:
     if not data:
         raise ImageError("the file is empty; upload a PNG or JPEG image of a digit")
     if len(data) > MAX_IMAGE_BYTES:
@@ -68,7 +76,7 @@ def _decode(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))  # lazy: reads the header only
+            img = Image.open(io.BytesIO(data), formats=list(formats))  # lazy: reads the header only
             _check_pixels(*img.size)  # before any pixel is decoded
             img.seek(0)  # first frame of an animation
             img.load()
@@ -77,7 +85,7 @@ def _decode(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError("the image has too many pixels to be processed safely") from e
     except Image.UnidentifiedImageError as e:
-        raise ImageError("the file is not an image PIL can read; upload a PNG, JPEG, GIF, BMP or WebP") from e
+        raise ImageError(f"the file is not an image in {_names(formats)} format") from e
     except Exception as e:  # PIL reports corrupt data with many exception types
         raise ImageError("the image file is truncated or corrupt") from e
     return img
@@ -97,8 +105,9 @@ def _from_array(a: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(a))
 
 
-def open_image(source) -> Image.Image:
-    """Bytes, a path, a binary file, a PIL image or a numpy array -> a loaded PIL image."""
+def open_image(source, formats=IMAGE_FORMATS) -> Image.Image:
+    """Bytes, a path, a binary file, a PIL image or a numpy array -> a loaded PIL image;
+    encoded bytes are decoded only as one of `formats` (Pillow's names)."""
     if isinstance(source, Image.Image):
         _check_pixels(*source.size)
         try:
@@ -111,9 +120,9 @@ def open_image(source) -> Image.Image:
     if isinstance(source, np.ndarray):
         return _from_array(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(bytes(source))
+        return _decode(bytes(source), formats)
     if isinstance(source, (str, os.PathLike)):
-        return _decode(_read_path(Path(source)))
+        return _decode(_read_path(Path(source)), formats)
     if hasattr(source, "read"):
-        return _decode(_read_stream(source))
+        return _decode(_read_stream(source), formats)
     raise ImageError(f"cannot read an image from a {type(source).__name__}")

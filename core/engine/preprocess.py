@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from core.engine.data import normalize
-from core.engine.image_reading import open_image
+from core.engine.image_reading import IMAGE_FORMATS, open_image
 from core.engine.ink import ink_map
 from core.engine.layout import OUT_SIDE, mnist_layout_measured, usps_layout
 from core.engine.strokes import stroke_width
@@ -24,10 +24,10 @@ class Prepared:
     stroke_seen: float = 0.0  # ...and as the model sees it (thinned when thicker than MNIST's)
 
 
-def prepare_digit(source, side: int = 28) -> Prepared:
+def prepare_digit(source, side: int = 28, formats=IMAGE_FORMATS) -> Prepared:
     """Any image of a digit -> the model's normalized [1, 1, side, side] input and its
     picture: MNIST's layout at 28, USPS's at 16 (a model trained on USPS as published)."""
-    ink = ink_map(open_image(source))
+    ink = ink_map(open_image(source, formats))
     if side == OUT_SIDE:
         image, drawn = mnist_layout_measured(ink)
     else:
