@@ -77,7 +77,8 @@ def is_valid_run_id(run_id: str) -> bool:
 def run_path(runs_dir: Path, run_id: str) -> Path:
     """The folder of a run, refusing anything that is not a plain run id."""
     if not is_valid_run_id(run_id):
-        raise RunStoreError(f"not a run id: {run_id[:60]!r}")
+        shown = repr(run_id[:60]) if isinstance(run_id, str) else f"a {type(run_id).__name__}"
+        raise RunStoreError(f"not a run id: {shown}")
     return Path(runs_dir) / run_id
 
 
@@ -269,6 +270,8 @@ def rename_run(runs_dir: Path, run_id: str, name: str) -> None:
     path = run_path(runs_dir, run_id) / "config.json"
     check_name(name)
     config = read_json(path)
+    if not isinstance(config, dict):  # a damaged config.json: refused, never half-renamed
+        raise RunStoreError(f"{run_id}'s config.json is not a JSON object; the run cannot be renamed")
     config["name"] = name
     write_json_atomic(path, config)
 

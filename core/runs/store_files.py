@@ -30,7 +30,9 @@ CAPS = {
     "metrics.csv": 8 * MB, "sweep.json": 16 * MB, "model.pt": 256 * MB, "manifest.json": 1 * MB,
 }
 DEFAULT_CAP = 32 * MB
-MAX_METRIC_ROWS = 100_000
+# Epochs are at most 1,000 (the option table) and a learning run's rounds a few per
+# correction: 5,000 rows is past any run, and bounds what every listing parses.
+MAX_METRIC_ROWS = 5_000
 MAX_JSON_DEPTH = 32
 
 
@@ -226,11 +228,18 @@ SWEEP_FIELDS = {
 
 
 def sweep_problems(record) -> list[str]:
-    """Why a sweep.json is not a sweep record the pages can show (its trials included)."""
-    found = record_problems(record, SWEEP_FIELDS, "sweep.json")
-    if not found:
-        for trial in record.get("trials", []):
-            problems = record_problems(trial, TRIAL_FIELDS, "a trial")
-            if problems:
-                return [f"sweep.json: {problems[0]}"]
-    return found
+    """Why a sweep.json is not a sweep record the pages can show (its own fields: a bad
+    trial only marks that trial, see checked_trials)."""
+    return record_problems(record, SWEEP_FIELDS, "sweep.json")
+
+
+def checked_trials(trials: list) -> list[dict]:
+    """Each recorded trial as it is, or, where it fails its checks, a failed trial that
+    says why: one damaged trial is listed broken, the sweep and its other trials stay readable."""
+    out = []
+    for i, trial in enumerate(trials):
+        problems = record_problems(trial, TRIAL_FIELDS, f"trial {i}")
+        out.append(trial if not problems else
+                   {"index": i, "state": "failed", "run_id": None, "point": {}, "seed": None,
+                    "val_acc": None, "test_acc": None, "error": f"broken: {problems[0]}"})
+    return out

@@ -22,7 +22,7 @@ from core.runs.store import (
     run_path,
     write_json_atomic,
 )
-from core.runs.store_files import StoreFileError, sweep_problems
+from core.runs.store_files import StoreFileError, checked_trials, sweep_problems
 from core.runs.sweeps.plan import format_value
 
 RECORD = "sweep.json"
@@ -51,6 +51,8 @@ def read_record(sweep_dir: Path) -> dict:
     problems = sweep_problems(record)
     if problems:
         raise StoreFileError(problems[0])
+    if isinstance(record.get("trials"), list):
+        record["trials"] = checked_trials(record["trials"])
     return record
 
 
@@ -83,7 +85,7 @@ def trial_outcome(run_dir: Path, over: bool = False) -> dict | None:
 def _refresh_trial(trial: dict, runs_dir: Path, sweep_state_now: str) -> dict:
     trial = dict(trial)
     try:
-        outcome = trial_outcome(run_path(runs_dir, trial.get("run_id", "")))
+        outcome = trial_outcome(run_path(runs_dir, trial.get("run_id")))
     except RunStoreError:
         outcome = None
     if outcome is not None:
