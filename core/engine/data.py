@@ -47,9 +47,11 @@ def cache_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """--data-dir, else $MNIST_DATA_DIR, else the per-user default folder."""
     if data_dir:
-        return Path(data_dir).expanduser()
+        return Path(data_dir).expanduser().absolute()
     if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+        # Absolute, from this process's working folder: a child told the same setting starts
+        # in the project folder (core.runs.launcher), and must mean the same folder.
+        return Path(os.environ[DATA_DIR_ENV]).expanduser().absolute()
     return DEFAULT_DATA_DIR
 
 

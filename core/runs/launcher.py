@@ -17,16 +17,20 @@ import sys
 from pathlib import Path
 
 from core.engine.config import TrainConfig, validate
+from core.engine.data import DATA_DIR_ENV, resolve_data_dir
 from core.runs.command_line import config_to_args, options_to_args
+from core.runs.handwriting_sets import HANDWRITING_DIR_ENV, handwriting_dir_setting
 from core.runs.liveness import now_iso, request_cancel, signal_owner
 from core.runs.queue import DEFAULT_LIMIT
 from core.runs.states import LIVE_STATES
 from core.runs.store import (
     PROJECT_ROOT,
+    RUNS_DIR_ENV,
     effective_state,
     new_run_id,
     read_json,
     run_path,
+    runs_dir_setting,
     write_json_atomic,
     write_status,
 )
@@ -42,7 +46,19 @@ def start_detached(module: str, args: list[str], log_path: Path) -> None:
     its output going to `log_path` in the folder reserved for it."""
     with open(log_path, "wb") as log:
         subprocess.Popen([sys.executable, "-m", module, *args], cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ})
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=child_environment())
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment with the folder settings made absolute (the child starts
+    in the project folder; a relative MNIST_DATA_DIR=data meant the app's working folder)."""
+    env = {**os.environ}
+    for name, value in ((DATA_DIR_ENV, os.environ.get(DATA_DIR_ENV) and resolve_data_dir()),
+                        (RUNS_DIR_ENV, os.environ.get(RUNS_DIR_ENV) and runs_dir_setting()),
+                        (HANDWRITING_DIR_ENV, os.environ.get(HANDWRITING_DIR_ENV) and handwriting_dir_setting())):
+        if value:
+            env[name] = str(Path(value).expanduser().absolute())
+    return env
 
 
 def cancel(folder: Path, owner: dict) -> bool:

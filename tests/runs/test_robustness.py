@@ -230,3 +230,20 @@ def test_a_relative_store_setting_means_one_folder_for_the_app_and_its_children(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(RUNS_DIR_ENV, "my-runs")
     assert runs_dir_setting() == tmp_path / "my-runs"  # absolute, taken from where the app started
+
+
+def test_relative_folder_settings_reach_children_as_the_app_means_them(monkeypatch, tmp_path):
+    """MNIST_DATA_DIR=data (and the store and handwriting settings) name the app's own
+    folders: a child, started in the project folder, is handed them absolute."""
+    from core.engine.data import DATA_DIR_ENV
+    from core.runs.handwriting_sets import HANDWRITING_DIR_ENV
+    from core.runs.launcher import child_environment
+    from core.runs.store import RUNS_DIR_ENV
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in ((DATA_DIR_ENV, "data"), (RUNS_DIR_ENV, "my-runs"), (HANDWRITING_DIR_ENV, "sets")):
+        monkeypatch.setenv(name, value)
+    env = child_environment()
+    assert env[DATA_DIR_ENV] == str(tmp_path / "data")
+    assert env[RUNS_DIR_ENV] == str(tmp_path / "my-runs")
+    assert env[HANDWRITING_DIR_ENV] == str(tmp_path / "sets")
