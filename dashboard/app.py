@@ -9,8 +9,21 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
-st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
+
+@st.cache_resource(show_spinner=False)
+def _page_icon() -> Image.Image:
+    """A white 7 on a red tile, drawn here: served by the app itself (a `:material:` page
+    icon is fetched from a font CDN on every visit, and fails offline)."""
+    icon = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(icon)
+    pen.rounded_rectangle((0, 0, 63, 63), radius=14, fill=(255, 75, 75, 255))
+    pen.line([(16, 16), (48, 16), (28, 52)], fill="white", width=8, joint="curve")
+    return icon
+
+
+st.set_page_config(page_title="Digit Lab", page_icon=_page_icon(), layout="wide")
 
 PAGES = ROOT / "pages"
 navigation = st.navigation([

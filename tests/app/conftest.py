@@ -45,14 +45,15 @@ def handwriting_dir_for(runs: Path) -> Path:
 
 
 @contextmanager
-def serve(runs: Path, mnist_dir: Path):
-    """A real Streamlit server on loopback over the run store `runs`; yields its URL."""
+def serve(runs: Path, mnist_dir: Path, script: str = "dashboard/server.py"):
+    """A real Streamlit server on loopback over the run store `runs`; yields its URL.
+    `script`: dashboard/app.py is the app without Draw's answer route (st.App is experimental)."""
     port = free_port()
     env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir),
            "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs)), "DIGIT_LAB_LEARN_IDLE_S": "60"}
     log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
