@@ -9,8 +9,10 @@ fragment rerun that the same pen-up starts then brings the probabilities and map
 The page hands the canvas a random token for the model it shows; the route answers
 only for a token it handed out (for as long as that model stays loaded: it holds no
 model alive), reads at most `MAX_BODY` bytes, and decodes the drawing with the
-canvas's own guarded decoder. Without the route (`streamlit run dashboard/app.py`,
-AppTest) the canvas is given no token and the rerun alone answers.
+canvas's own guarded decoder. The work runs off the event loop on one worker with a
+short queue, and a flood is refused at once (dashboard/answer_limits.py). Without
+the route (`streamlit run dashboard/app.py`, AppTest) the canvas is given no token
+and the rerun alone answers.
 
 A model that learns while it is shown (your model on Draw, core.runs.learning_run)
 is named by its model.pt instead: the route loads the file again whenever it has
@@ -35,6 +37,7 @@ from core.engine.image_reading import ImageError
 from core.engine.ink import NoDigitError
 from core.engine.prediction import predict_image
 from core.runs.checkpoint import CheckpointError, load_model
+from dashboard.answer_limits import PER_TOKEN_PER_SECOND, BoundedWorker, PerTokenRate, Saturated
 from dashboard.drawing_canvas import decode_drawing
 
 ANSWER_PATH = "/digit-lab/answer"
@@ -42,6 +45,8 @@ MAX_BODY = 5 * 2**20  # bytes: a 280x280 PNG data URL is ~40 kB; the decoder ref
 MAX_TOKENS = 256  # the oldest go first
 
 _mounted = False  # set by route(): dashboard/server.py mounts it
+_rate = PerTokenRate()
+_worker = BoundedWorker()
 _lock = threading.Lock()
 _models: OrderedDict[str, tuple[weakref.ref, int]] = OrderedDict()  # token -> (model, input side)
 MAX_FOLLOWED = 16  # model files the route keeps loaded itself (each a few MB), the oldest dropped
@@ -137,24 +142,35 @@ async def answer(request: Request) -> JSONResponse:
         return _problem(400, "not JSON")
     if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
         return _problem(400, "no token")
-    followed = _followed_model(payload["token"])
+    token = payload["token"]
+    if not _rate.allow(token):
+        return _problem(429, f"more than {PER_TOKEN_PER_SECOND} drawings a second for this token")
+    try:
+        status, reply = await _worker.run(_read, token, payload.get("png"))
+    except Saturated:
+        return _problem(503, "busy: the page's own answer follows")
+    return JSONResponse(reply, status_code=status)
+
+
+def _read(token: str, png) -> tuple[int, dict]:
+    """On the worker thread: the token's model (loaded again if its file changed), the
+    drawing decoded, its answer; (status, reply)."""
+    followed = _followed_model(token)
     if followed is not None:
         model, side = followed
     else:
         with _lock:
-            ref, side = _models.get(payload["token"], (lambda: None, 0))
+            ref, side = _models.get(token, (lambda: None, 0))
         model = ref()
     if model is None:
-        return _problem(404, "unknown token, or its model is no longer loaded")
-    rgba = decode_drawing(payload.get("png"))
+        return 404, {"error": "unknown token, or its model is no longer loaded"}
+    rgba = decode_drawing(png)
     if rgba is None:
-        return _problem(400, "not a drawing")
+        return 400, {"error": "not a drawing"}
     try:
-        # On the event loop itself: a few ms of work, where a hand-off to a worker thread
-        # and back would wait twice for the GIL behind every session's script thread.
         prediction = predict_image(model, rgba, side)
     except NoDigitError:
-        return JSONResponse({"digit": None})
+        return 200, {"digit": None}
     except ImageError as e:
-        return _problem(400, str(e))
-    return JSONResponse({"digit": prediction.digit, "confidence": prediction.confidence})
+        return 400, {"error": str(e)}
+    return 200, {"digit": prediction.digit, "confidence": prediction.confidence}

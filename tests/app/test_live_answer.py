@@ -95,3 +95,41 @@ def test_the_canvas_gets_a_token_only_where_the_route_is_mounted(model, monkeypa
     monkeypatch.setattr(live_answer, "_mounted", True)
     assert live_answer.for_canvas(model, 28) == {"url": live_answer.ANSWER_PATH,
                                                   "token": live_answer.token_for(model, 28)}
+
+
+def test_a_flood_is_refused_at_once_and_others_keep_their_answers(model):
+    """One token posting far faster than a person draws gets 429s; past the worker's
+    queue everyone gets 503 at once; another token is still answered meanwhile."""
+    from dashboard.answer_limits import PER_TOKEN_PER_SECOND, WAITING, WORKERS
+
+    drawing = data_url(render(canvas_strokes(STYLES["7-plain"], PLACEMENTS["large-centred"]), brush=18))
+    flooder = live_answer.token_for(model, 28)
+    other_model = load_model(model_path(None))[0]
+    other = live_answer.token_for(other_model, 28)
+    body = json.dumps({"token": flooder, "png": drawing}).encode()
+    statuses = [post(body)[0] for _ in range(PER_TOKEN_PER_SECOND + 10)]
+    assert statuses.count(429) >= 10 and statuses[0] == 200, statuses
+    status, said = ask(other, drawing)
+    assert status == 200 and said["digit"] == 7
+
+    async def burst(n: int) -> list[int]:
+        body = json.dumps({"token": other, "png": drawing}).encode()
+        return [r.status_code for r in await asyncio.gather(*(_answer_async(body) for _ in range(n)))]
+
+    live_answer._rate.per_second = 10_000  # this part is about the worker's queue alone
+    try:
+        codes = asyncio.run(burst(WORKERS + WAITING + 8))
+    finally:
+        live_answer._rate.per_second = PER_TOKEN_PER_SECOND
+    assert codes.count(503) >= 8 and codes.count(200) >= WORKERS, codes
+    assert ask(other, drawing)[0] == 200  # and it serves again once the burst is over
+
+
+async def _answer_async(body: bytes):
+    pieces = [body]
+
+    async def receive():
+        return {"type": "http.request", "body": pieces.pop(0) if pieces else b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": live_answer.ANSWER_PATH, "headers": [], "query_string": b""}
+    return await live_answer.answer(Request(scope, receive))
