@@ -32,6 +32,7 @@ import torch.nn as nn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.engine.image_reading import ImageError
 from core.engine.ink import NoDigitError
@@ -48,9 +49,10 @@ _mounted = False  # set by route(): dashboard/server.py mounts it
 _rate = PerTokenRate()
 _worker = BoundedWorker()
 _lock = threading.Lock()
-_models: OrderedDict[str, tuple[weakref.ref, int]] = OrderedDict()  # token -> (model, input side)
+_models: OrderedDict[str, tuple[weakref.ref, int, str]] = OrderedDict()  # token -> (model, input side, session)
 MAX_FOLLOWED = 16  # model files the route keeps loaded itself (each a few MB), the oldest dropped
-# token -> [model.pt path, its mtime, the model loaded from it, input side, the model until the file exists]
+# token -> [model.pt path, its mtime, the model loaded from it, input side, the model until the file exists,
+# the session it was handed to]
 _followed: OrderedDict[str, list] = OrderedDict()
 
 
@@ -67,17 +69,19 @@ def for_canvas(model: nn.Module, side: int, follow: str | os.PathLike | None = N
     (`model` answers until the file first appears)."""
     if not _mounted:
         return None
-    token = token_for(model, side) if follow is None else _follow_token(follow, side, model)
+    session = _session()
+    token = token_for(model, side, session) if follow is None else _follow_token(follow, side, model, session)
     return {"url": ANSWER_PATH, "token": token}
 
 
-def _follow_token(path, side: int, until_then: nn.Module) -> str:
+def _follow_token(path, side: int, until_then: nn.Module, session: str) -> str:
     path = str(path)
     with _lock:
-        token = next((t for t, entry in _followed.items() if entry[0] == path and entry[3] == side), None)
+        token = next((t for t, entry in _followed.items() if entry[0] == path and entry[3] == side
+                      and entry[5] == session), None)
         if token is None:
             token = secrets.token_urlsafe(16)
-            _followed[token] = [path, None, None, side, weakref.ref(until_then)]
+            _followed[token] = [path, None, None, side, weakref.ref(until_then), session]
         _followed.move_to_end(token)
         while len(_followed) > MAX_FOLLOWED:
             _followed.popitem(last=False)
@@ -90,7 +94,7 @@ def _followed_model(token: str):
         entry = _followed.get(token)
     if entry is None:
         return None
-    path, seen, model, side, until_then = entry
+    path, seen, model, side, until_then, _ = entry
     try:
         mtime = os.stat(path).st_mtime_ns
         if model is None or mtime != seen:
@@ -102,17 +106,26 @@ def _followed_model(token: str):
     return None if model is None else (model, side)
 
 
-def token_for(model: nn.Module, side: int) -> str:
-    """The token that names (`model`, `side`) to the route: the same one on every rerun."""
+def token_for(model: nn.Module, side: int, session: str = "") -> str:
+    """The token that names (`model`, `side`) to the route for one browser session: the
+    same one on every rerun, another for every session (so a session that floods the
+    route spends only its own share, see dashboard/answer_limits.py)."""
     with _lock:
-        token = next((t for t, (ref, s) in _models.items() if ref() is model and s == side), None)
+        token = next((t for t, (ref, s, owner) in _models.items() if ref() is model and s == side
+                      and owner == session), None)
         if token is None:
             token = secrets.token_urlsafe(16)
-            _models[token] = (weakref.ref(model), side)
+            _models[token] = (weakref.ref(model), side, session)
         _models.move_to_end(token)
         while len(_models) > MAX_TOKENS:
             _models.popitem(last=False)
         return token
+
+
+def _session() -> str:
+    """This script run's browser session, "" outside one."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else ""
 
 
 def _problem(status: int, why: str) -> JSONResponse:
@@ -160,7 +173,7 @@ def _read(token: str, png) -> tuple[int, dict]:
         model, side = followed
     else:
         with _lock:
-            ref, side = _models.get(token, (lambda: None, 0))
+            ref, side, _ = _models.get(token, (lambda: None, 0, ""))
         model = ref()
     if model is None:
         return 404, {"error": "unknown token, or its model is no longer loaded"}
