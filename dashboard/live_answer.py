@@ -32,6 +32,7 @@ import torch.nn as nn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from streamlit import config as st_config
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.engine.image_reading import ImageError
@@ -46,6 +47,7 @@ MAX_BODY = 5 * 2**20  # bytes: a 280x280 PNG data URL is ~40 kB; the decoder ref
 MAX_TOKENS = 256  # the oldest go first
 
 _mounted = False  # set by route(): dashboard/server.py mounts it
+_url = ANSWER_PATH  # where it is mounted
 _rate = PerTokenRate()
 _worker = BoundedWorker()
 _lock = threading.Lock()
@@ -56,11 +58,18 @@ MAX_FOLLOWED = 16  # model files the route keeps loaded itself (each a few MB), 
 _followed: OrderedDict[str, list] = OrderedDict()
 
 
+def _served_path() -> str:
+    """ANSWER_PATH under `server.baseUrlPath` (an app behind a path-prefix proxy): st.App
+    mounts routes of its own at the root, so the prefix is ours to add."""
+    base = (st_config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{ANSWER_PATH}" if base else ANSWER_PATH
+
+
 def route() -> Route:
     """The answer route, for the server to mount; from then on the canvas is given tokens."""
-    global _mounted
-    _mounted = True
-    return Route(ANSWER_PATH, answer, methods=["POST"])
+    global _mounted, _url
+    _mounted, _url = True, _served_path()
+    return Route(_url, answer, methods=["POST"])
 
 
 def for_canvas(model: nn.Module, side: int, follow: str | os.PathLike | None = None) -> dict | None:
@@ -71,7 +80,7 @@ def for_canvas(model: nn.Module, side: int, follow: str | os.PathLike | None = N
         return None
     session = _session()
     token = token_for(model, side, session) if follow is None else _follow_token(follow, side, model, session)
-    return {"url": ANSWER_PATH, "token": token}
+    return {"url": _url, "token": token}
 
 
 def _follow_token(path, side: int, until_then: nn.Module, session: str) -> str:

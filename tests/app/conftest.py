@@ -45,18 +45,20 @@ def handwriting_dir_for(runs: Path) -> Path:
 
 
 @contextmanager
-def serve(runs: Path, mnist_dir: Path, script: str = "dashboard/server.py"):
+def serve(runs: Path, mnist_dir: Path, script: str = "dashboard/server.py", base: str = ""):
     """A real Streamlit server on loopback over the run store `runs`; yields its URL.
-    `script`: dashboard/app.py is the app without Draw's answer route (st.App is experimental)."""
+    `script`: dashboard/app.py is the app without Draw's answer route (st.App is experimental);
+    `base`: a server.baseUrlPath, as behind a path-prefix proxy."""
     port = free_port()
     env = {**os.environ, "DIGIT_LAB_RUNS_DIR": str(runs), "MNIST_DATA_DIR": str(mnist_dir),
            "DIGIT_LAB_HANDWRITING_DIR": str(handwriting_dir_for(runs)), "DIGIT_LAB_LEARN_IDLE_S": "60"}
     log = open(runs.parent / f"streamlit-{runs.name}.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         *(["--server.baseUrlPath", base] if base else [])],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
     deadline = time.time() + 60
     while True:
         try:

@@ -1,7 +1,8 @@
 """The app as a browser sees it with no network beyond this machine: every request it
-makes goes to its own server (no icon font or emoji from a CDN), none fails; and the
+makes goes to its own server (no icon font or emoji from a CDN), none fails; the
 plain `streamlit run dashboard/app.py`, without st.App's answer route, still reads a
-drawing on Draw (the page's rerun answers)."""
+drawing on Draw (the page's rerun answers); and behind a path prefix
+(server.baseUrlPath) the canvas still has its quick answer."""
 
 from __future__ import annotations
 
@@ -45,3 +46,18 @@ def test_the_app_without_the_answer_route_still_reads_a_drawing(page, tmp_path, 
         assert _answer(page) in "0123456789"
         assert page.locator(".st-key-canvas .answer").inner_text().strip() == ""  # no route: no quick answer
         assert_no_error(page, "draw-without-route")
+
+
+def test_behind_a_path_prefix_the_canvas_keeps_its_quick_answer(page, tmp_path, mnist_dir):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with serve(runs, mnist_dir, base="lab") as url:
+        page.goto(f"{url}/draw")
+        settle(page)
+        with page.expect_request(lambda r: r.url.endswith("/digit-lab/answer")) as asked:
+            _draw(page, "canvas", (40.0, 40.0, 200.0, 200.0))
+        assert urlparse(asked.value.url).path == "/lab/digit-lab/answer"  # under the prefix a proxy forwards
+        digit = _answer(page)
+        answer = page.locator(".st-key-canvas .answer")
+        answer.wait_for(timeout=10_000)
+        assert answer.inner_text().startswith(f"reads as {digit}")
