@@ -6,6 +6,7 @@ drawing on Draw (the page's rerun answers); and behind a path prefix
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import pytest
@@ -36,12 +37,19 @@ def test_no_page_asks_anything_of_another_host(page, app_url):
     assert [url for url in failed if "_stcore/stream" not in url] == [], failed
 
 
-def test_the_app_without_the_answer_route_still_reads_a_drawing(page, tmp_path, mnist_dir):
+@contextmanager
+def draw_page(page, tmp_path, mnist_dir, **server):
+    """Draw open and settled on a server of its own (`server`: serve's script or base)."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    with serve(runs, mnist_dir, script="dashboard/app.py") as url:
+    with serve(runs, mnist_dir, **server) as url:
         page.goto(f"{url}/draw")
         settle(page)
+        yield
+
+
+def test_the_app_without_the_answer_route_still_reads_a_drawing(page, tmp_path, mnist_dir):
+    with draw_page(page, tmp_path, mnist_dir, script="dashboard/app.py"):
         _draw(page, "canvas", (40.0, 40.0, 200.0, 200.0))
         assert _answer(page) in "0123456789"
         assert page.locator(".st-key-canvas .answer").inner_text().strip() == ""  # no route: no quick answer
@@ -49,11 +57,7 @@ def test_the_app_without_the_answer_route_still_reads_a_drawing(page, tmp_path, 
 
 
 def test_behind_a_path_prefix_the_canvas_keeps_its_quick_answer(page, tmp_path, mnist_dir):
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    with serve(runs, mnist_dir, base="lab") as url:
-        page.goto(f"{url}/draw")
-        settle(page)
+    with draw_page(page, tmp_path, mnist_dir, base="lab"):
         with page.expect_request(lambda r: r.url.endswith("/digit-lab/answer")) as asked:
             _draw(page, "canvas", (40.0, 40.0, 200.0, 200.0))
         assert urlparse(asked.value.url).path == "/lab/digit-lab/answer"  # under the prefix a proxy forwards
