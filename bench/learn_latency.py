@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.draw_latency import percentile  # noqa: E402
 from core.runs.files import read_json  # noqa: E402
 from core.runs.handwriting_sets import HandwritingSet  # noqa: E402
 from core.runs.launcher import learn_from_set  # noqa: E402
@@ -37,10 +38,6 @@ def learned(run_dir: Path) -> set[str]:
         return set(read_json(run_dir / "learned.json")["learned"])
     except (OSError, ValueError, KeyError):
         return set()
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
 class CorrectionFeed(threading.Thread):
@@ -100,9 +97,9 @@ def main() -> None:
               f"{len(final)} learned in {len(rows)} rounds")
         print(f"first (with the follower's start-up): {seconds[0]:.2f} s")
         later = seconds[1:]
-        print(f"click -> serving: median {statistics.median(seconds):.2f} s, p95 {p95(seconds):.2f} s, "
+        print(f"click -> serving: median {statistics.median(seconds):.2f} s, p95 {percentile(seconds, 0.95):.2f} s, "
               f"max {max(seconds):.2f} s; without the first: median {statistics.median(later):.2f} s, "
-              f"p95 {p95(later):.2f} s")
+              f"p95 {percentile(later, 0.95):.2f} s")
 
 
 if __name__ == "__main__":
