@@ -8,6 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
+from dashboard import process_settings  # noqa: E402,F401  (once, before any page runs a model)
+
 import streamlit as st  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 

@@ -11,7 +11,6 @@ import torch
 
 from core.engine.attribution import METHODS, Explanation, explain
 from core.engine.data import MNIST_MEAN, MNIST_STD
-from core.engine.scoring import using_threads
 from dashboard import figures, pictures
 
 CACHE_KEY = "attribution_explanations"
@@ -35,9 +34,7 @@ def _explanation(model, x: torch.Tensor, key: str, method: str) -> Explanation |
     wanted = _cache_key(key, method, x, model)
     if wanted not in cache:
         try:
-            # One thread: the maps come after the prediction, and a second thread would take
-            # the core that the browser, other sessions and a training run need meanwhile.
-            with st.spinner(f"Computing {METHODS[method]} maps..."), using_threads(1):
+            with st.spinner(f"Computing {METHODS[method]} maps..."):
                 cache[wanted] = explain(model, x, method)
         except Exception as e:  # a map is a bonus: the rest of the page must still work
             st.error(f"Could not compute the {METHODS[method]} maps: {type(e).__name__}: {e}")

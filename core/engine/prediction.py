@@ -10,7 +10,6 @@ import torch
 import torch.nn as nn
 
 from core.engine.preprocess import Prepared, prepare_digit
-from core.engine.scoring import using_threads
 
 
 @dataclass
@@ -23,11 +22,8 @@ class Prediction:
 
 @torch.inference_mode()
 def predict_prepared(model: nn.Module, prepared: Prepared) -> Prediction:
-    # One image is faster on one thread (2.7 ms against 3.8 for the default model here), and
-    # far faster when the cores are busy (a browser, other sessions, a training run): two
-    # threads then wait on each other at every layer, 50-110 ms measured in the app.
-    with using_threads(1):
-        probs = model(prepared.tensor).softmax(1)[0].numpy().astype(np.float64)
+    # On the process's threads: the dashboard's server runs on one (dashboard/process_settings.py).
+    probs = model(prepared.tensor).softmax(1)[0].numpy().astype(np.float64)
     digit = int(probs.argmax())
     return Prediction(digit, float(probs[digit]), [round(float(p), 6) for p in probs], prepared)
 

@@ -15,8 +15,8 @@ from core.engine.data import normalize
 # the fast preset's model 37.7k/38.9k/38.9k/15.2k, the default model's 8.1k/9.3k/8.4k/3.5k; one thread
 # about half. Larger batches fall out of the cache.
 EVAL_BATCH = 128
-# Scoring uses every core torch was given at start, even in a run whose training steps
-# are too small for a second thread (core.engine.trainer sets one).
+# Every core torch was given at start: what a run scores with, even one whose training
+# steps are too small for a second thread (core.engine.trainer).
 SCORING_THREADS = torch.get_num_threads()
 # Test-time augmentation: the image itself plus one-pixel shifts (never flips:
 # a flipped 2 is not a 2).
@@ -35,14 +35,16 @@ def loss_fn(loss: str, label_smoothing: float = 0.0):
 
 @torch.inference_mode()
 def predict_scores(model: nn.Module, images: torch.Tensor, device: torch.device, tta: bool = False) -> torch.Tensor:
-    """Scores for [N, 28, 28] uint8 images, in batches, returned on the CPU."""
-    with using_threads(SCORING_THREADS):
-        return _predict_scores(model, images, device, tta)
+    """Scores for [N, 28, 28] uint8 images, in batches, returned on the CPU, on the
+    threads the process has (scoring never changes them: it runs beside other threads)."""
+    return _predict_scores(model, images, device, tta)
 
 
 @contextlib.contextmanager
 def using_threads(n: int):
-    """torch's intra-op threads set to `n` for the block, then put back."""
+    """torch's intra-op threads set to `n` for the block, then put back. The count is the
+    whole process's (a thread created meanwhile keeps `n`): only for a process of one
+    thread, such as a run's."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -96,16 +96,12 @@ def _timed(fn, device: torch.device) -> float:
 
 @contextmanager
 def _trainer(cfg: TrainConfig) -> Iterator[Trainer]:
-    """A Trainer of `cfg` that leaves the process as it found it: the Trainer may go
-    to one thread (as the run will: that is part of the pace) and draws its weights
-    from torch's global generator; both are put back afterwards."""
-    threads = torch.get_num_threads()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            # A schedule long enough for every step timed (OneCycle refuses to go past its end).
-            yield Trainer(cfg, resolve_device(cfg.device), steps_per_epoch=1 + MAX_STEPS)
-    finally:
-        torch.set_num_threads(threads)
+    """A Trainer of `cfg` that leaves the process as it found it: it draws its weights
+    from torch's global generator, which is put back afterwards. It times on the threads
+    the process has (never changed here: the dashboard's sessions share them)."""
+    with torch.random.fork_rng(devices=[]):
+        # A schedule long enough for every step timed (OneCycle refuses to go past its end).
+        yield Trainer(cfg, resolve_device(cfg.device), steps_per_epoch=1 + MAX_STEPS)
 
 
 def _within_values(cfg: TrainConfig, digits: int) -> int:

@@ -21,7 +21,7 @@ from core.engine.augment import Augmentation, augment
 from core.engine.config import TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD, Splits
 from core.engine.models import build_model
-from core.engine.scoring import loss_and_accuracy, loss_fn, predict_scores, score
+from core.engine.scoring import SCORING_THREADS, loss_and_accuracy, loss_fn, predict_scores, score, using_threads
 
 SMALL_BATCH = 32
 # After each epoch the weights are also scored on up to this many training digits,
@@ -91,16 +91,19 @@ class TrainResult:
     best_val_acc: float = -1.0
 
 
+def training_threads(cfg: TrainConfig, device: torch.device) -> int:
+    """torch's intra-op threads for training `cfg`: one for tiny per-step work, where a
+    second thread costs more in hand-offs than it saves (measured 3 ms/step on one thread,
+    30 ms on two, for lenet1989); else all torch started with."""
+    return 1 if device.type == "cpu" and cfg.batch_size < SMALL_BATCH else SCORING_THREADS
+
+
 class Trainer:
     """The model with its optimizer, schedule, loss and weight average; one
     `train_epoch` call is one pass over the training tensors."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device, steps_per_epoch: int):
         self.cfg, self.device = cfg, device
-        if device.type == "cpu" and cfg.batch_size < SMALL_BATCH:
-            # Tiny per-step work: a second thread costs more in hand-offs than it
-            # saves (measured 3 ms/step on one thread, 30 ms on two, for lenet1989).
-            torch.set_num_threads(1)
         self.memory_format = torch.channels_last if cfg.model == "cnn" else torch.contiguous_format
         self.model = build_model(cfg).to(device, memory_format=self.memory_format)
         self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
@@ -173,6 +176,9 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
     # Every set on the device once: no copies per batch or per epoch.
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     val_x, test_x = data.val_x.to(device), data.test_x.to(device)
+    # A run owns its process (a child, a Ray worker): its thread count is set here, once,
+    # and never from code that shares a process with other threads (the dashboard's).
+    torch.set_num_threads(training_threads(cfg, device))
     trainer = Trainer(cfg, device, steps_per_epoch=max(1, len(train_x) // cfg.batch_size))
     result = TrainResult()
 
@@ -184,12 +190,14 @@ def fit(cfg: TrainConfig, data: Splits, hooks: Hooks | None = None) -> TrainResu
         lr = trainer.opt.param_groups[0]["lr"]
         train_loss, train_acc = trainer.train_epoch(train_x, train_y, epoch, hooks)
         scored, scoring_started = trainer.scored_model, time.perf_counter()
-        val_loss, val_acc = (score(scored, val_x, data.val_y, device, cfg.loss) if selecting
-                             else (math.nan, math.nan))
-        test_scores = predict_scores(scored, test_x, device)
+        # Scoring's batches are big enough for every core, even in a run that trains on one.
+        with using_threads(SCORING_THREADS):
+            val_loss, val_acc = (score(scored, val_x, data.val_y, device, cfg.loss) if selecting
+                                 else (math.nan, math.nan))
+            test_scores = predict_scores(scored, test_x, device)
+            fit_loss, fit_acc = score(scored, train_x[:TRAIN_EVAL_SIZE], train_y[:TRAIN_EVAL_SIZE], device, cfg.loss)
         hooks.on_test_scores(epoch, test_scores)
         test_loss, test_acc = loss_and_accuracy(test_scores, data.test_y, cfg.loss)
-        fit_loss, fit_acc = score(scored, train_x[:TRAIN_EVAL_SIZE], train_y[:TRAIN_EVAL_SIZE], device, cfg.loss)
         row = {
             "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,

@@ -110,18 +110,14 @@ def test_a_huge_batch_is_timed_at_a_bounded_size_and_scaled(monkeypatch):
     assert big > 10 * small  # scaled to the batch asked for, not the one timed
 
 
-def test_measuring_is_short_positive_and_restores_the_thread_count():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # so that the Trainer's one thread for batch 1 is a change
-    try:
-        state = torch.get_rng_state()
-        small = measure_step_seconds(from_preset("lenet1989-paper"))  # batch 1: the Trainer goes to one thread
-        assert torch.get_num_threads() == 2 and torch.equal(torch.get_rng_state(), state)
-        cnn = from_preset(None, widths=(8, 16), hidden=32)
-        measured = measure(cnn)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
+def test_measuring_is_short_positive_and_never_changes_the_thread_count(monkeypatch):
+    # The preview measures in the dashboard's process, beside other sessions' threads.
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail(f"set_num_threads({n}) while measuring"))
+    state = torch.get_rng_state()
+    small = measure_step_seconds(from_preset("lenet1989-paper"))  # batch 1: a run would train on one thread
+    assert torch.equal(torch.get_rng_state(), state)
+    cnn = from_preset(None, widths=(8, 16), hidden=32)
+    measured = measure(cnn)
     assert 0 < small < 1 and 0 < measured.step_seconds < 5 and measured.eval_seconds_per_image > 0
     assert estimate_run_seconds(cnn, measured).total_seconds > 0
 

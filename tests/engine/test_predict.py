@@ -65,3 +65,29 @@ def test_predict_cli_prints_one_json_line_per_image(tmp_path):
     assert [line["digit"] for line in lines] == [7, 1, None]
     assert set(lines[0]) >= {"path", "digit", "confidence", "probs"} and len(lines[0]["probs"]) == 10
     assert "no digit" in lines[2]["error"]
+
+
+def test_predicting_scoring_and_explaining_never_change_the_thread_count(monkeypatch):
+    """torch's thread count is the process's: the dashboard's sessions predict, score and
+    explain in threads of one process, so none of them may set it (a thread started
+    meanwhile would keep the value)."""
+    import torch
+
+    from core.engine.attribution import explain
+    from core.engine.scoring import predict_scores
+
+    model, cfg, _ = load_model(model_path(None))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail(f"set_num_threads({n}) in a shared path"))
+    prediction = predict_image(model, canvas(7), cfg.input_side())
+    assert prediction.digit == 7
+    scores = predict_scores(model, torch.from_numpy(prediction.prepared.laid_out[None]).repeat(3, 1, 1), torch.device("cpu"))
+    assert scores.argmax(1).tolist() == [7, 7, 7]
+    assert explain(model, prediction.prepared.tensor, "occlusion") is not None
+
+
+def test_the_dashboard_sets_its_threads_once_at_import():
+    probe = ("import torch; torch.set_num_threads(2); import dashboard.process_settings, sys; "
+             "print(torch.get_num_threads(), sys.getswitchinterval())")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    threads, interval = out.stdout.split()
+    assert int(threads) == 1 and float(interval) == pytest.approx(0.001)
