@@ -8,10 +8,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
-from dashboard import process_settings  # noqa: E402,F401  (once, before any page runs a model)
-
 import streamlit as st  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
+
+from dashboard import process_settings  # noqa: E402,F401  (once, before any page runs a model)
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,6 +35,7 @@ navigation = st.navigation([
     st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),
     st.Page(PAGES / "evaluate.py", title="Evaluate", icon=":material/grid_on:"),
     st.Page(PAGES / "filters.py", title="Filters", icon=":material/filter:"),
+    st.Page(PAGES / "map.py", title="Map", icon=":material/scatter_plot:"),
     st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:"),
     st.Page(PAGES / "handwriting.py", title="Handwriting", icon=":material/person_edit:"),
 ])

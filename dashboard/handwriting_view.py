@@ -206,7 +206,7 @@ def what_changed(run_id: str) -> None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _set_digits(set_path: str, side: int, content_hash: str):
+def set_digits(set_path: str, side: int, content_hash: str):
     """A set laid out once per model side (the hash keys it to the set's contents)."""
     return read_handwriting(set_path, side)
 
@@ -215,7 +215,7 @@ def _set_digits(set_path: str, side: int, content_hash: str):
 def _accuracy(model_path: str, mtime: float, set_path: str, content_hash: str) -> float | None:
     try:
         model, cfg, _ = cached.get_model(Path(model_path))
-        digits = _set_digits(set_path, cfg.input_side(), content_hash)
+        digits = set_digits(set_path, cfg.input_side(), content_hash)
     except (HandwritingDataError, CheckpointError):
         return None
     return handwriting_report(model, digits)["accuracy"]

@@ -8,10 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import process_settings  # noqa: E402,F401  (before anything runs a model)
-
 import streamlit as st  # noqa: E402
 
-from dashboard import live_answer  # noqa: E402
+from dashboard import live_answer, process_settings  # noqa: E402,F401  (process_settings: before any model runs)
 
 app = st.App("app.py", routes=[live_answer.route()])

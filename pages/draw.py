@@ -1,5 +1,6 @@
 """Draw: draw or upload a digit and see what a model makes of it, live, at any
-epoch of its run, why it said so, and what up to four runs say side by side.
+epoch of its run, why it said so, where it lands on the model's map of the test
+digits, and what up to four runs say side by side.
 
 Everything below the model picker is one fragment: a stroke reruns only the
 drawing, its prediction (shown first), then the maps and the side-by-side cards,
@@ -8,7 +9,8 @@ itself before that rerun (dashboard/live_answer.py)."""
 
 import streamlit as st
 
-from dashboard import attribution_view, draw_compare, draw_panel, live_answer, teach_panel
+from core.engine.projection import MapSettings
+from dashboard import attribution_view, draw_compare, draw_panel, live_answer, map_view, teach_panel
 from dashboard.drawing_canvas import drawing_canvas
 from dashboard.epochs import model_with_slider
 from dashboard.widgets import model_picker
@@ -48,6 +50,11 @@ def drawing(shown, base, compare_choices: dict[str, str]) -> None:
         else:
             attribution_view.method_choice(key="draw_why_method")
             st.caption("Draw a digit to see which of its pixels pushed the model toward its answer.")
+
+    if shown is not None:
+        # The map of the weights picked (at the epoch chosen), not of a learner's newest round.
+        st.subheader("Where it lands")
+        map_view.drawing_on_map(shown, prediction, MapSettings())
 
     st.subheader("Side by side")
     draw_compare.show(source, what, compare_choices)

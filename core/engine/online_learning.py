@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from core.engine import optimizers
 from core.engine.config import TrainConfig
 from core.engine.data import normalize
+from core.engine.features import penultimate
 from core.engine.trainer import training_batch
 
 
@@ -55,20 +56,6 @@ def unit_rows(features: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def penultimate(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """What the last linear layer reads (every model family ends in one), for uint8 digits."""
-    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-    seen: list[torch.Tensor] = []
-    handle = last.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
-    try:
-        model.eval()
-        for start in range(0, len(images), batch):
-            model(normalize(images[start:start + batch]))
-    finally:
-        handle.remove()
-    return torch.cat(seen) if seen else torch.empty(0)
-
-
 def _train_with_frozen_norm(model: nn.Module) -> None:
     model.train()
     for m in model.modules():

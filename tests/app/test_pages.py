@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.runs.store import read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ("home", "train", "runs", "evaluate", "filters", "draw")
+PAGES = ("home", "train", "runs", "evaluate", "filters", "map", "draw")
 STORES = ("store", "completed_store", "running_store", "failed_store")
 TIMEOUT = 60  # pages that load torch models or MNIST need more than AppTest's 3 s
 

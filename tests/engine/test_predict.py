@@ -80,7 +80,8 @@ def test_predicting_scoring_and_explaining_never_change_the_thread_count(monkeyp
     monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail(f"set_num_threads({n}) in a shared path"))
     prediction = predict_image(model, canvas(7), cfg.input_side())
     assert prediction.digit == 7
-    scores = predict_scores(model, torch.from_numpy(prediction.prepared.laid_out[None]).repeat(3, 1, 1), torch.device("cpu"))
+    three = torch.from_numpy(prediction.prepared.laid_out[None]).repeat(3, 1, 1)
+    scores = predict_scores(model, three, torch.device("cpu"))
     assert scores.argmax(1).tolist() == [7, 7, 7]
     assert explain(model, prediction.prepared.tensor, "occlusion") is not None
 
