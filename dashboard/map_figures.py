@@ -36,8 +36,8 @@ def map_figure(digit_map: DigitMap, layout: np.ndarray | None = None, title: str
         rows = np.flatnonzero(digit_map.labels == c)
         if len(rows):
             x, y = np.median(xy[rows], 0)
-            fig.add_annotation(x=x, y=y, text=f"<b>{c}</b>", showarrow=False, font=dict(size=18, color=CLASS_COLOURS[c]),
-                               bgcolor="rgba(255,255,255,0.7)", xshift=14, yshift=14)
+            fig.add_annotation(x=x, y=y, text=f"<b>{c}</b>", showarrow=False, xshift=14, yshift=14,
+                               font=dict(size=18, color=CLASS_COLOURS[c]), bgcolor="rgba(255,255,255,0.7)")
     rows = np.flatnonzero(wrong)
     fig.add_trace(go.Scattergl(
         x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"misread ({len(rows)})",
