@@ -15,7 +15,7 @@ import torch
 from core.engine.data import DataError
 from core.engine.datasets import load_test_set
 from core.engine.features import features_and_scores
-from core.engine.projection import METHODS, MapSettings
+from core.engine.projection import METHODS, MapSettings, MethodMissing
 from core.runs.checkpoint import CheckpointError, load_model
 from core.runs.command_line import OneLineParser, fail
 from core.runs.maps import MAP_SAMPLES, DigitMap, epoch_map, model_map
@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DataError, ValueError) as e:
         fail(f"{PROG}: {e}")
     bar = _progress_bar()
-    digit_map = (model_map(weights, test, settings, samples, progress=bar) if args.epoch is None
-                 else epoch_map(run_dir, args.epoch, test, settings, samples, progress=bar))
+    try:
+        digit_map = (model_map(weights, test, settings, samples, progress=bar) if args.epoch is None
+                     else epoch_map(run_dir, args.epoch, test, settings, samples, progress=bar))
+    except (MethodMissing, CheckpointError) as e:
+        fail(f"{PROG}: {e}")
     images = test.images[torch.as_tensor(digit_map.indices)]
     features = features_and_scores(model, images)[0].numpy()
     if args.out is not None:

@@ -12,6 +12,8 @@ from core.runs.maps import DigitMap
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
+MANY_MISREAD = 0.2
+
 
 def map_figure(digit_map: DigitMap, layout: np.ndarray | None = None, title: str = "", height: int = 560,
                overlay: dict | None = None, drawing: dict | None = None) -> go.Figure:
@@ -39,9 +41,12 @@ def map_figure(digit_map: DigitMap, layout: np.ndarray | None = None, title: str
             fig.add_annotation(x=x, y=y, text=f"<b>{c}</b>", showarrow=False, xshift=14, yshift=14,
                                font=dict(size=18, color=CLASS_COLOURS[c]), bgcolor="rgba(255,255,255,0.7)")
     rows = np.flatnonzero(wrong)
+    # Rings on most of the map (an untrained model) would hide it: then they wait in the legend.
+    many = len(rows) > MANY_MISREAD * len(wrong)
     fig.add_trace(go.Scattergl(
-        x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"misread ({len(rows)})",
-        marker=dict(size=9, symbol="circle-open", color="black", line=dict(width=1.2)),
+        x=xy[rows, 0], y=xy[rows, 1], mode="markers",
+        name=f"misread ({len(rows):,}{', click to show' if many else ''})", visible="legendonly" if many else True,
+        marker=dict(size=8, symbol="circle-open", color="rgba(0,0,0,0.6)", line=dict(width=1)),
         customdata=np.stack([rows, digit_map.indices[rows], digit_map.answers[rows],
                              np.round(100 * digit_map.confidence[rows], 1)], 1),
         text=[str(v) for v in digit_map.labels[rows]],

@@ -76,7 +76,7 @@ def digit_map(picked: PickedModel, settings: MapSettings, samples: int, make: bo
                 else model_map(picked.path, test, settings, samples, start=start, progress=progress))
     except _NotKept:
         return None
-    except (OSError, CheckpointError, ValueError) as e:
+    except (OSError, CheckpointError, ValueError, ImportError) as e:
         st.error(f"Could not make the map: {e}")
         return None
     if bar is not None:

@@ -48,9 +48,13 @@ class MapSettings:
         return asdict(self)
 
 
+class MethodMissing(ImportError):
+    """UMAP's or t-SNE's library is not installed (the `maps` extra)."""
+
+
 def project(features: np.ndarray, settings: MapSettings, start: np.ndarray | None = None) -> np.ndarray:
     """[N, D] features -> [N, 2] layout, centred, of unit spread; started from `start`
-    ([N, 2], same digits) where given, and then turned to match it."""
+    ([N, 2], same digits) where given, and then turned to match it. Raises MethodMissing."""
     features = np.ascontiguousarray(features, dtype=np.float32)
     init = _standard(start if start is not None else _pca(features))
     if settings.method == "pca":
@@ -103,7 +107,7 @@ def _pca(features: np.ndarray) -> np.ndarray:
 
 
 def _umap(features: np.ndarray, settings: MapSettings, init: np.ndarray) -> np.ndarray:
-    import umap  # heavy (numba): imported when a map is made, not with the app
+    umap = _library("umap", "umap-learn")  # heavy (numba): imported when a map is made, not with the app
 
     index, dist = nearest(features, features, settings.neighbors)
     reducer = umap.UMAP(n_neighbors=settings.neighbors, min_dist=settings.min_dist, n_epochs=settings.umap_epochs,
@@ -113,8 +117,7 @@ def _umap(features: np.ndarray, settings: MapSettings, init: np.ndarray) -> np.n
 
 
 def _tsne(features: np.ndarray, settings: MapSettings, init: np.ndarray) -> np.ndarray:
-    import openTSNE
-
+    openTSNE = _library("openTSNE", "openTSNE")
     affinities = openTSNE.affinity.PerplexityBasedNN(features, perplexity=settings.perplexity, method="exact",
                                                      n_jobs=2, random_state=settings.seed)
     # openTSNE's advice: an initialisation with a small spread (std 1e-4 of the first axis).
@@ -122,3 +125,12 @@ def _tsne(features: np.ndarray, settings: MapSettings, init: np.ndarray) -> np.n
     embedding = openTSNE.TSNEEmbedding(start, affinities, n_jobs=2, random_state=settings.seed)
     embedding = embedding.optimize(n_iter=250, exaggeration=12, momentum=0.5)
     return np.asarray(embedding.optimize(n_iter=settings.tsne_iterations, momentum=0.8))
+
+
+def _library(module: str, package: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MethodMissing(f"{package} is not installed: pip install 'digit-lab[maps]' (PCA needs nothing)") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -89,7 +90,7 @@ def read_map(path: Path, settings: MapSettings) -> DigitMap | None:
             return None
         return DigitMap(**arrays, settings=settings, dataset=meta["dataset"], layer=meta["layer"],
                         weights_sha256=meta["weights_sha256"], epoch=meta["epoch"])
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -141,7 +142,7 @@ def epoch_map(run_dir: Path, epoch: int, test: TestSet, settings: MapSettings,
         previous = make_map(model, ckpt["sha256"], test, indices, settings,
                             start=None if previous is None else previous.layout, epoch=e)
         write_map(epoch_map_path(run_dir, e, settings, samples), previous)
-    if progress is not None:
+    if progress is not None and todo:
         progress(len(todo), len(todo), "Map ready")
     return previous
 

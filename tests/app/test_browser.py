@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 PAGES = {"home": "", "train": "train", "runs": "runs", "sweeps": "sweeps", "evaluate": "evaluate",
-         "filters": "filters", "draw": "draw"}
+         "filters": "filters", "map": "map", "draw": "draw"}
 
 
 def settle(page, timeout: float = 60) -> None:

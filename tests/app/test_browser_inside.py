@@ -3,6 +3,7 @@ the kernels change; draw a digit on Draw with two runs picked side by side."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -93,3 +94,63 @@ def test_draw_a_digit_with_two_runs_side_by_side(page, comparison_app_url):
         card.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
         assert "rather than" in card.inner_text()
     assert_no_error(page, "draw-side-by-side")
+
+
+# The map's dots as plotly drew them: every test digit's (x, y), class by class, and the
+# names of the traces (the drawing's is "your drawing").
+MAP_POINTS = """() => {
+    const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] *')].filter(e => e.data && e.layout);
+    const plot = plots.find(g => (g.data || []).some(t => t.name === '0' && t.type === 'scattergl'));
+    if (!plot || !plot._fullData) return null;
+    return JSON.stringify({names: plot._fullData.map(t => t.name),
+                           xy: plot._fullData.filter(t => /^[0-9]$/.test(t.name))
+                                             .map(t => [Array.from(t.x), Array.from(t.y)])});
+}"""
+
+
+def map_points(page, unlike: str | None = None, timeout: float = 120) -> dict:
+    deadline, found = time.time() + timeout, None
+    while time.time() < deadline:
+        found = page.evaluate(MAP_POINTS)
+        if found and found != unlike:
+            return json.loads(found) | {"raw": found}
+        page.wait_for_timeout(300)
+    raise AssertionError(f"no map drawn (last seen: {found and found[:200]})")
+
+
+def test_the_map_moves_with_the_epoch_slider_and_a_drawing_lands_on_it(page, comparison_app_url):
+    page.goto(f"{comparison_app_url}/map?run={RELU}")
+    settle(page, timeout=180)  # the first visit makes the maps of epochs 0 to 3
+    assert_no_error(page, "map-epoch-3")
+    trained = map_points(page)
+    assert sum(len(x) for x, _ in trained["xy"]) == 5000 and "misread" in " ".join(trained["names"])
+    assert "5,000 MNIST test digits" in page.inner_text("body")
+
+    thumb = page.get_by_role("slider", name="Epoch").first.locator("xpath=../..")
+    box = thumb.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(5, y, steps=20)  # past the track's left end: epoch 0
+    page.mouse.up()
+    deadline = time.time() + 30
+    while not epoch_shown(page).startswith("0") and time.time() < deadline:
+        page.wait_for_timeout(100)
+    settle(page)
+    initial = map_points(page, unlike=trained["raw"])
+    assert initial["xy"] != trained["xy"]  # the initialisation's map, not the trained one
+    assert_no_error(page, "map-epoch-0")
+
+    page.goto(f"{comparison_app_url}/draw?run={RELU}")
+    settle(page)
+    wait_empty(page)
+    box = canvas_box(page)
+    page.wait_for_timeout(1000)
+    draw_with_mouse(page, box, canvas_strokes(STYLES["7-plain"], PLACEMENTS["large-centred"]))
+    deadline = time.time() + 60
+    while "it sits with these" not in page.inner_text("body") and time.time() < deadline:
+        page.wait_for_timeout(200)
+    settle(page)
+    assert "it sits with these" in page.inner_text("body")
+    assert "your drawing" in map_points(page)["names"]  # the map kept on the Map page, with its marker
+    assert_no_error(page, "draw-on-the-map")
