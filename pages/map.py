@@ -10,8 +10,8 @@ from dashboard.widgets import model_picker
 
 st.title("Map")
 st.caption("Each dot is a test digit, placed by what the model's last layer makes of it: digits it reads alike "
-           "sit together. Drag the epoch slider to watch the clusters form; each epoch's map starts from the "
-           "one before, so the picture moves rather than jumps.")
+           "sit together. Drag the epoch slider to watch the clusters form: each epoch's map starts from its "
+           "neighbour's (the kept epoch's is made first), so the picture moves rather than jumps.")
 side_by_side = st.toggle("Side by side with a second run", key="map_side_by_side", value="compare" in st.query_params)
 settings, samples = map_view.settings_controls("map")
 sets = list_sets(handwriting_dir_setting())

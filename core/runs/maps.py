@@ -1,11 +1,13 @@
 """A run's maps of what its last layer makes of the test digits, one per kept epoch,
-kept in the run folder (`maps/<method>-<samples>-s<seed>/epoch-NNN.npz`, or
+kept in the run folder (`maps/<method>-<samples>-s<seed>-a<anchor>/epoch-NNN.npz`, or
 `model-<sha12>.npz` for weights without epochs) so a map is made once and opens at once.
 
-Epoch N's map starts from epoch N-1's and is turned to match it, so dragging the epoch
-slider shows the clusters forming rather than the picture jumping: the first ask for an
-epoch makes the missing maps before it, in order. No map is fitted with a label: the
-test digits' classes and the model's answers only colour it."""
+The maps are aligned along the epochs: the anchor (the epoch in model.pt, else the last
+kept) is fitted first, and each other epoch's map starts from its neighbour's on the way
+out from it, and is turned to match it. So dragging the epoch slider shows the clusters
+forming rather than the picture jumping, and the first map asked for (the slider starts
+at model.pt's epoch) costs one fit: an epoch further away makes the missing ones between,
+in order. No map is fitted with a label: the classes and the answers only colour it."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import torch.nn as nn
 from core.engine.datasets import TestSet
 from core.engine.features import features_and_scores, last_linear, stratified_sample
 from core.engine.projection import MapSettings, project
-from core.runs.checkpoint import load_model
+from core.runs.checkpoint import CheckpointError, load_model, read_checkpoint
 from core.runs.files import write_bytes_atomic
 from core.runs.snapshots import list_snapshots, snapshot_path
 
@@ -66,8 +68,19 @@ def maps_folder(run_dir: Path, settings: MapSettings, samples: int) -> Path:
     return run_dir / MAPS_DIR / f"{settings.method}-{samples}-s{settings.seed}"
 
 
-def epoch_map_path(run_dir: Path, epoch: int, settings: MapSettings, samples: int) -> Path:
-    return maps_folder(run_dir, settings, samples) / f"epoch-{epoch:03d}.npz"
+def anchor_epoch(run_dir: Path, kept: list[int]) -> int:
+    """The epoch the run's maps are aligned from: model.pt's when the run kept it, else
+    its last kept (a run still training: its anchor, and so its maps, change as it goes)."""
+    try:
+        epoch = read_checkpoint(run_dir / "model.pt").get("epoch")
+    except (CheckpointError, OSError):
+        epoch = None
+    return epoch if isinstance(epoch, int) and epoch in kept else kept[-1]
+
+
+def epoch_map_path(run_dir: Path, epoch: int, settings: MapSettings, samples: int, anchor: int) -> Path:
+    folder = maps_folder(run_dir, settings, samples)
+    return folder.with_name(f"{folder.name}-a{anchor:03d}") / f"epoch-{epoch:03d}.npz"
 
 
 def model_map_path(run_dir: Path, sha256: str, settings: MapSettings, samples: int) -> Path:
@@ -121,27 +134,29 @@ def make_map(model: nn.Module, sha256: str, test: TestSet, indices: np.ndarray, 
 
 def epoch_map(run_dir: Path, epoch: int, test: TestSet, settings: MapSettings,
               samples: int = MAP_SAMPLES, progress: Progress | None = None) -> DigitMap:
-    """Epoch `epoch`'s kept map, else made now, with the missing ones before it (each
-    starts from the one before)."""
-    kept = [e for e in list_snapshots(run_dir) if e <= epoch]
+    """Epoch `epoch`'s kept map, else made now, with the missing ones between it and the
+    anchor (each starts from its neighbour's, nearer the anchor)."""
+    kept = list_snapshots(run_dir)
     if epoch not in kept:
         raise FileNotFoundError(f"the run kept no weights of epoch {epoch}")
-    maps: dict[int, DigitMap] = {}
-    # The latest epoch at or before `epoch` whose map is kept: the chain goes on from it.
-    for e in reversed(kept):
-        found = read_map(epoch_map_path(run_dir, e, settings, samples), settings)
+    anchor = anchor_epoch(run_dir, kept)
+    # The kept epochs from the anchor out to `epoch`, in the order their maps are made.
+    way = [e for e in kept if anchor <= e <= epoch] if epoch >= anchor else \
+        [e for e in reversed(kept) if epoch <= e <= anchor]
+    previous, todo = None, way
+    for i in range(len(way) - 1, -1, -1):  # the map furthest along the way already kept
+        found = read_map(epoch_map_path(run_dir, way[i], settings, samples, anchor), settings)
         if found is not None:
-            maps[e] = found
+            previous, todo = found, way[i + 1:]
             break
-    todo = [e for e in kept if e > max(maps, default=-1)]
-    indices, previous = sample_indices(test, samples), (maps[max(maps)] if maps else None)
+    indices = sample_indices(test, samples)
     for done, e in enumerate(todo):
         if progress is not None:
             progress(done, len(todo), f"Making the map of epoch {e} ({done + 1} of {len(todo)})")
         model, _, ckpt = load_model(snapshot_path(run_dir, e))
         previous = make_map(model, ckpt["sha256"], test, indices, settings,
                             start=None if previous is None else previous.layout, epoch=e)
-        write_map(epoch_map_path(run_dir, e, settings, samples), previous)
+        write_map(epoch_map_path(run_dir, e, settings, samples, anchor), previous)
     if progress is not None and todo:
         progress(len(todo), len(todo), "Map ready")
     return previous

@@ -18,7 +18,7 @@ from core.engine.datasets import load_test_set
 from core.engine.projection import MapSettings
 from core.engine.scoring import predict_scores
 from core.runs.checkpoint import load_model
-from core.runs.maps import epoch_map, epoch_map_path, model_map, neighbour_pool, read_map
+from core.runs.maps import anchor_epoch, epoch_map, epoch_map_path, model_map, neighbour_pool, read_map
 from core.runs.snapshots import list_snapshots, snapshot_path
 from tests.conftest import PROJECT_ROOT, copy_run
 
@@ -38,11 +38,21 @@ def test_digits(mnist_dir):
 def test_asking_for_an_epoch_makes_the_maps_before_it_once_and_then_reads_them(run_dir, test_digits, monkeypatch):
     settings = MapSettings("umap")
     told = []
-    last = list_snapshots(run_dir)[-1]
-    made = epoch_map(run_dir, last, test_digits, settings, SAMPLES, progress=lambda d, t, what: told.append(what))
-    assert [e for e in list_snapshots(run_dir) if epoch_map_path(run_dir, e, settings, SAMPLES).is_file()] == \
-        list_snapshots(run_dir)  # epoch 0 to the last, each from the one before
+    kept = list_snapshots(run_dir)
+    last = kept[-1]
+    anchor = anchor_epoch(run_dir, kept)
+    assert anchor == load_model(run_dir / "model.pt")[2]["epoch"]
+
+    def made_so_far() -> list[int]:
+        return [e for e in kept if epoch_map_path(run_dir, e, settings, SAMPLES, anchor).is_file()]
+
+    first = epoch_map(run_dir, anchor, test_digits, settings, SAMPLES, progress=lambda d, t, what: told.append(what))
+    assert made_so_far() == [anchor] and len(told) == 2  # the slider's first epoch: one fit
+    initial = epoch_map(run_dir, 0, test_digits, settings, SAMPLES, progress=lambda d, t, what: told.append(what))
+    assert made_so_far() == [e for e in kept if e <= anchor]  # the anchor's down to 0, each from the next
     assert any("epoch 0" in what for what in told) and told[-1] == "Map ready"
+    made = epoch_map(run_dir, last, test_digits, settings, SAMPLES)
+    assert made_so_far() == kept
     # What the map says the model answered is what the model answers.
     model, _, ckpt = load_model(snapshot_path(run_dir, last))
     images = test_digits.images[torch.as_tensor(made.indices)]
@@ -58,14 +68,13 @@ def test_asking_for_an_epoch_makes_the_maps_before_it_once_and_then_reads_them(r
     monkeypatch.setattr(maps, "project", lambda *a, **k: pytest.fail("a kept map was fitted again"))
     again = epoch_map(run_dir, last, test_digits, settings, SAMPLES)
     assert np.array_equal(again.layout, made.layout) and again.features is None
-    first = read_map(epoch_map_path(run_dir, 0, settings, SAMPLES), settings)
-    assert not np.allclose(first.layout, made.layout, atol=0.05)  # the initialisation's map is another picture
+    assert not np.allclose(initial.layout, first.layout, atol=0.05)  # the initialisation's map is another picture
 
 
 def test_a_damaged_or_foreign_map_is_made_again(run_dir, test_digits):
     settings = MapSettings("pca")
     made = epoch_map(run_dir, 1, test_digits, settings, SAMPLES)
-    path = epoch_map_path(run_dir, 1, settings, SAMPLES)
+    path = epoch_map_path(run_dir, 1, settings, SAMPLES, anchor_epoch(run_dir, list_snapshots(run_dir)))
     path.write_bytes(b"PK\x03\x04 not a zip")
     assert read_map(path, settings) is None
     again = epoch_map(run_dir, 1, test_digits, settings, SAMPLES)
