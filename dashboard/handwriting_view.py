@@ -202,6 +202,10 @@ def what_changed(run_id: str) -> None:
              f"({page_link('draw', runs=[parent, run_id])})",
              f":material/filter: [Filters: their kernels and feature maps side by side]"
              f"({page_link('filters', run=parent, compare=run_id)})"]
+    set_name = ((run.config or {}).get("handwriting") or {}).get("name")
+    if isinstance(set_name, str) and set_name in list_sets(handwriting_dir_setting()):
+        links.append(f":material/scatter_plot: [Map: where your digits sit, before and after]"
+                     f"({page_link('map', run=parent, compare=run_id, set=set_name)})")
     st.markdown(" · ".join(links))
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 from core.runs.handwriting_sets import HandwritingError, HandwritingSet, handwriting_dir_setting, list_sets
 from dashboard import map_view
 from dashboard.epochs import model_with_slider
-from dashboard.widgets import model_picker
+from dashboard.widgets import follow_link, model_picker
 
 st.title("Map")
 st.caption("Each dot is a test digit, placed by what the model's last layer makes of it: digits it reads alike "
@@ -15,6 +15,7 @@ st.caption("Each dot is a test digit, placed by what the model's last layer make
 side_by_side = st.toggle("Side by side with a second run", key="map_side_by_side", value="compare" in st.query_params)
 settings, samples = map_view.settings_controls("map")
 sets = list_sets(handwriting_dir_setting())
+follow_link("map_set", "set", lambda name: name if name in sets else None)
 overlay_name = st.selectbox("Lay a handwriting set over it", [None, *sets], key="map_set",
                             format_func=lambda name: "none" if name is None else name,
                             help="Each of your digits at its place among the test digits, in its true class's colour.")
