@@ -31,7 +31,7 @@ def map_figure(digit_map: DigitMap, layout: np.ndarray | None = None, title: str
             marker=dict(size=4, color=CLASS_COLOURS[c], opacity=0.75),
             customdata=np.stack([rows, digit_map.indices[rows], digit_map.answers[rows],
                                  np.round(100 * digit_map.confidence[rows], 1)], 1),
-            hovertemplate="true %{text}, read %{customdata[2]} (%{customdata[3]}%)"
+            hovertemplate="true %{text}, read %{customdata[2]} (%{customdata[3]:.1f}%)"
                           "<br>test digit %{customdata[1]}<extra></extra>",
             text=[str(c)] * len(rows)))
     for c in range(10):  # each class's digit where most of its test digits sit
@@ -50,7 +50,7 @@ def map_figure(digit_map: DigitMap, layout: np.ndarray | None = None, title: str
         customdata=np.stack([rows, digit_map.indices[rows], digit_map.answers[rows],
                              np.round(100 * digit_map.confidence[rows], 1)], 1),
         text=[str(v) for v in digit_map.labels[rows]],
-        hovertemplate="misread: true %{text}, read %{customdata[2]} (%{customdata[3]}%)"
+        hovertemplate="misread: true %{text}, read %{customdata[2]} (%{customdata[3]:.1f}%)"
                       "<br>test digit %{customdata[1]}<extra></extra>"))
     if overlay is not None and len(overlay["labels"]):
         labels = np.asarray(overlay["labels"])

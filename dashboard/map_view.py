@@ -126,11 +126,23 @@ def show(picked: PickedModel, made: DigitMap, key: str, layout: np.ndarray | Non
                             key=f"{key}_chart", on_select="rerun", selection_mode="points", config={"scrollZoom": True})
     st.caption(f"{made.describe()} {misread} of them misread (ringed). Weights sha256 {made.weights_sha256[:12]}.")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    rows = [p["customdata"][0] for p in points if isinstance(p.get("customdata"), list) and len(p["customdata"]) == 4]
+    rows = [row for row in map(_clicked_row, points) if row is not None and 0 <= row < made.samples]
     if rows:
-        clicked(picked, made, int(rows[0]))
+        clicked(picked, made, rows[0])
     else:
         st.caption("Click a digit on the map to see it beside its nearest neighbours in the model's feature space.")
+
+
+def _clicked_row(point: dict) -> int | None:
+    """The map row a clicked test digit carries (customdata[0]); None for the drawing, a
+    handwriting sample or a point without it. Plotly's customdata comes back as a list
+    or as {"0": ..., "1": ...}."""
+    data = point.get("customdata") if isinstance(point, dict) else None
+    if isinstance(data, dict):
+        data = [data.get(str(i)) for i in range(len(data))]
+    if not isinstance(data, list) or len(data) != 4 or not isinstance(data[0], (int, float)):
+        return None
+    return int(data[0])
 
 
 def _thumbnails(images, captions: list[str]) -> None:
@@ -144,7 +156,8 @@ def clicked(picked: PickedModel, made: DigitMap, row: int) -> None:
     near = [i for i in index[0] if i != row][:NEIGHBOURS]
     digit = int(made.indices[row])
     st.markdown(f"**Test digit {digit}**: true {made.labels[row]}, read {made.answers[row]} "
-                f"({made.confidence[row]:.0%}); its {NEIGHBOURS} nearest on the map's digits:")
+                f"({made.confidence[row]:.0%}), and its {NEIGHBOURS} nearest among the map's digits "
+                "in the model's feature space:")
     _thumbnails([images[digit]] + [images[int(made.indices[i])] for i in near],
                 ["this one"] + [f"{made.labels[i]} read {made.answers[i]}" for i in near])
 

@@ -108,6 +108,16 @@ MAP_POINTS = """() => {
 }"""
 
 
+# Where on the screen the first test digit of class 1 is drawn.
+A_POINT_OF_THE_ONES = """() => {
+    const plot = [...document.querySelectorAll('[data-testid="stPlotlyChart"] *')]
+        .find(g => g._fullData && g._fullData.some(t => t.name === '1' && t.type === 'scattergl'));
+    const ones = plot._fullData.find(t => t.name === '1');
+    const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+    return [box.left + x._offset + x.l2p(ones.x[0]), box.top + y._offset + y.l2p(ones.y[0])];
+}"""
+
+
 def map_points(page, unlike: str | None = None, timeout: float = 120) -> dict:
     deadline, found = time.time() + timeout, None
     while time.time() < deadline:
@@ -125,6 +135,12 @@ def test_the_map_moves_with_the_epoch_slider_and_a_drawing_lands_on_it(page, com
     trained = map_points(page)
     assert sum(len(x) for x, _ in trained["xy"]) == 5000 and "misread" in " ".join(trained["names"])
     assert "5,000 MNIST test digits" in page.inner_text("body")
+    page.mouse.click(*page.evaluate(A_POINT_OF_THE_ONES))  # a click shows that digit and its neighbours
+    deadline = time.time() + 30
+    while "nearest among the map's digits" not in page.inner_text("body") and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert "nearest among the map's digits" in page.inner_text("body")
+    settle(page)
 
     thumb = page.get_by_role("slider", name="Epoch").first.locator("xpath=../..")
     box = thumb.bounding_box()
