@@ -18,7 +18,7 @@ from core.runs.checkpoint import CheckpointError
 from core.runs.maps import MAP_SAMPLES, DigitMap, epoch_map, model_map, neighbour_pool
 from core.runs.snapshots import snapshot_path
 from dashboard import cached
-from dashboard.map_figures import map_figure
+from dashboard.map_figures import MANY_MISREAD, map_figure
 from dashboard.widgets import PickedModel, upscale
 
 NEIGHBOURS = 8
@@ -124,7 +124,8 @@ def show(picked: PickedModel, made: DigitMap, key: str, layout: np.ndarray | Non
     misread = int((made.answers != made.labels).sum())
     event = st.plotly_chart(map_figure(made, layout, overlay=overlay, drawing=drawing, height=height),
                             key=f"{key}_chart", on_select="rerun", selection_mode="points", config={"scrollZoom": True})
-    st.caption(f"{made.describe()} {misread} of them misread (ringed). Weights sha256 {made.weights_sha256[:12]}.")
+    ringed = "ringed" if misread <= MANY_MISREAD * made.samples else "click “misread” in the legend to ring them"
+    st.caption(f"{made.describe()} {misread:,} of them misread ({ringed}). Weights sha256 {made.weights_sha256[:12]}.")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     rows = [row for row in map(_clicked_row, points) if row is not None and 0 <= row < made.samples]
     if rows:
