@@ -14,7 +14,8 @@ connects to a cluster instead (the run store must then be on a filesystem the
 workers share). SIGTERM/SIGINT cancels: the `cancel` flag in the sweep folder
 makes running trials stop after their batch (their runs end cancelled) and the
 queued ones end at once. Exit code: 0 all trials completed, 1 cancelled or some
-trials failed, 2 bad options or the sweep could not run.
+trials failed, 2 bad options, the sweep could not run, or no trial completed (the
+sweep is then `failed`, with the first trial's reason).
 
 The sweep's process is core.runs.sweeps.driver, its Ray side core.runs.sweeps.ray_tune;
 the dashboard launches and cancels sweeps through core.runs.launcher and reads

@@ -214,6 +214,7 @@ TRIAL_FIELDS = {
     "point": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _SCALAR(x) for k, x in v.items()),
     "seed": lambda v: isinstance(v, int) and not isinstance(v, bool), "state": _state,
     "val_acc": _fraction_or_none, "test_acc": _fraction_or_none, "error": _text_or_none,
+    "node": _text_or_none, "attempts": lambda v: _is_count(v, 1000),
 }
 SWEEP_FIELDS = {
     "state": _state, "error": _text_or_none, "pid": lambda v: v is None or _is_count(v, 2**31),
@@ -224,6 +225,7 @@ SWEEP_FIELDS = {
     "samples": lambda v: v is None or _is_count(v, 10**6), "base": lambda v: isinstance(v, dict),
     "address": _text_or_none, "max_concurrent": lambda v: v is None or _is_count(v, 10**4),
     "trials": lambda v: isinstance(v, list),  # each trial: TRIAL_FIELDS, in sweep_problems
+    "summary": _text_or_none,
 }
 
 

@@ -273,3 +273,26 @@ def test_a_huge_sample_count_is_refused_before_anything_is_drawn():
     with pytest.raises(SweepError, match="samples"):
         plan_sweep({"dropout": ["0", "0.25", "0.5"], "lr": ["0.001", "0.01"]}, seeds=1, base={}, samples=1_000_000)
     assert time.perf_counter() - started < 1.0
+
+
+def _trials(*states_and_errors):
+    return [{"index": i, "state": s, "error": e} for i, (s, e) in enumerate(states_and_errors)]
+
+
+def test_a_sweep_where_no_trial_completed_is_failed_with_the_first_reason():
+    from core.runs.sweeps.driver import sweep_outcome
+
+    state, error, summary = sweep_outcome(_trials(("failed", "The actor never ran"), ("failed", "other")), False, None)
+    assert state == "failed" and error == "no trial completed: The actor never ran"
+    assert summary == "0 of 2 trials completed, 2 failed: The actor never ran"
+
+
+def test_a_sweep_where_some_failed_is_completed_and_says_how_many():
+    from core.runs.sweeps.driver import sweep_outcome
+
+    trials = _trials(*[("completed", None)] * 7, ("failed", "ValueError: lr must be > 0"))
+    state, error, summary = sweep_outcome(trials, False, None)
+    assert (state, error) == ("completed", None)
+    assert summary == "7 of 8 trials completed, 1 failed: ValueError: lr must be > 0"
+    assert sweep_outcome(_trials(("completed", None), ("cancelled", None)), True, None)[0] == "cancelled"
+    assert sweep_outcome(_trials(("completed", None)), False, "Ray died")[:2] == ("failed", "Ray died")

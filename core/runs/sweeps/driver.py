@@ -234,16 +234,35 @@ class SweepDriver:
                 else:
                     t["state"] = "cancelled" if cancelled else "failed"
                     t["error"] = None if cancelled else (error or NEVER_STARTED)
-            state = "cancelled" if cancelled else ("failed" if error else "completed")
-            self.record.update(state=state, ended_at=now_iso(), error=error)
+            state, error, summary = sweep_outcome(self.record["trials"], cancelled, error)
+            self.record.update(state=state, ended_at=now_iso(), error=error, summary=summary)
             self.save()
-        if not error or any(t["state"] == "completed" for t in self.record["trials"]):
+        if any(t["state"] == "completed" for t in self.record["trials"]):
             print_table(self.record)
-        if error:
+        print(summary, flush=True)
+        if state == "failed":
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 2
-        all_done = all(t["state"] == "completed" for t in self.record["trials"])
-        return 0 if state == "completed" and all_done else 1
+        return 0 if state == "completed" and all(t["state"] == "completed" for t in self.record["trials"]) else 1
+
+
+def sweep_outcome(trials: list[dict], cancelled: bool, error: str | None) -> tuple[str, str | None, str]:
+    """(state, error, summary) of a sweep whose trials have ended: `failed` when no trial
+    completed (with the first reason), `completed` when some did, the summary counting
+    each end ("7 of 8 trials completed, 1 failed: ...")."""
+    n = len(trials)
+    ended = {s: [t for t in trials if t["state"] == s] for s in ("completed", "failed", "cancelled")}
+    first_failure = next((t.get("error") for t in ended["failed"] if t.get("error")), None)
+    summary = f"{len(ended['completed'])} of {n} trials completed"
+    if ended["failed"]:
+        summary += f", {len(ended['failed'])} failed" + (f": {first_failure}" if first_failure else "")
+    if ended["cancelled"]:
+        summary += f", {len(ended['cancelled'])} cancelled"
+    if cancelled:
+        return "cancelled", error, summary
+    if error is None and not ended["completed"]:
+        error = f"no trial completed: {first_failure or 'none ran'}"
+    return ("failed" if error else "completed"), error, summary
 
 
 def print_table(record: dict) -> None:
