@@ -8,7 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from core.runs.liveness import HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, is_alive
+from core.runs.liveness import HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, is_alive, now_iso
+from core.runs.states import LIVE_STATES
 from core.runs.store import read_json, write_status
 
 ATTEMPTS_DIR = "attempts"
@@ -45,5 +46,7 @@ def set_aside_earlier_attempt(run_dir: Path, reason: str, wait_s: float = HEARTB
     for entry in run_dir.iterdir():
         if entry.name != ATTEMPTS_DIR:
             os.replace(entry, aside / entry.name)
+    if status.get("state") in LIVE_STATES:  # it never said how it ended: it did not end on its own
+        write_status(aside, state="failed", error="its process was lost before the run ended", ended_at=now_iso())
     write_status(run_dir, attempt=earlier + 1, restarted=reason, earlier_attempt=f"{ATTEMPTS_DIR}/{earlier}")
     return earlier + 1

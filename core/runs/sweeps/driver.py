@@ -158,6 +158,22 @@ class SweepDriver:
                 self.trial(index)["state"] = "running"
                 self.save()
 
+    def located(self, index: int, node: str, attempt: int) -> None:
+        """Where the trial's attempt runs (Ray's node id), from its first report on."""
+        with self.lock:
+            t = self.trial(index)
+            if (t.get("node"), t.get("attempts")) != (node, attempt):
+                t.update(node=node, attempts=attempt)
+                self.save()
+
+    def restarting(self, index: int, reason: str) -> None:
+        """Its worker died (a lost node): Tune starts it again."""
+        with self.lock:
+            t = self.trial(index)
+            t["state"], t["error"] = "running", None
+            self.save()
+        print(f"restarting trial {index} ({t['run_id']}): {reason}", flush=True)
+
     def epoch(self, index: int, row: dict) -> None:
         with self.lock:
             t = self.trial(index)

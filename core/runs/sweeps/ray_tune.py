@@ -107,13 +107,19 @@ def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None,
             run_config=tune.RunConfig(
                 name="tune", storage_path=str(driver.sweep_dir / "ray"), verbose=0,
                 callbacks=[tune_callback(driver)],
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                # A trial whose worker died (its node lost, killed) is started again on a node
+                # that is left, into the same run folder; a run that fails on its own does not
+                # raise (run_trial reports it), so it is never retried.
+                failure_config=tune.FailureConfig(max_failures=TRIAL_RETRIES, fail_fast=False),
             ),
         )
         tuner.fit()
     finally:
         ray.shutdown()
 
+
+TRIAL_RETRIES = 3
+LOST_NODE = "restarted after its node was lost"
 
 # A trial's own bookkeeping, not hyperparameters: these stay out of Tune's records.
 NOT_HYPERPARAMETERS = ("name", "sweep_id", "data_dir")
@@ -173,14 +179,20 @@ def tune_callback(driver):
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             index = trial.config["index"]
+            if result.get("node") and result.get("attempt"):
+                driver.located(index, result["node"], result["attempt"])
             if result.get("sweep_final"):
                 driver.finished(index, result.get("state") or "failed", result.get("val_acc"),
                                 result.get("test_acc"), result.get("error"))
             elif "epoch" in result:
                 driver.epoch(index, result)
 
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            # Its worker died (a lost node): Tune starts it again, run_trial sets the first attempt aside.
+            driver.restarting(trial.config["index"], last_error_line(trial))
+
         def on_trial_error(self, iteration, trials, trial, **info):
-            # The trial's process died (the trainable catches its own errors).
+            # The trial's process died for the last time (the trainable catches its own errors).
             driver.finished(trial.config["index"], "failed", error=last_error_line(trial))
 
     return RecordCallback()
@@ -198,23 +210,34 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     """One trial, in a Ray worker: an ordinary run of the options Tune gives it (its
     bookkeeping, folder and name from its spec), reporting each epoch's metrics to Tune
     and, last, the run's outcome (best val acc, the kept model's test acc)."""
+    import ray
     import torch
     from ray import tune
 
     from core.engine.config import TrainConfig
+    from core.runs.run_attempts import StillRunning, set_aside_earlier_attempt
     from core.runs.run_process import run_training
 
     spec = specs[config["index"]]
     torch.set_num_threads(1)
+    run_dir = Path(spec["runs_dir"]) / spec["run_id"]
+    node = ray.get_runtime_context().get_node_id()
+    try:
+        # A second attempt (Tune restarted the trial after its worker died) sets the first aside.
+        located = {"index": spec["index"], "node": node, "attempt": set_aside_earlier_attempt(run_dir, LOST_NODE)}
+    except StillRunning as e:
+        tune.report({"sweep_final": True, "index": spec["index"], "state": "failed", "error": str(e)})
+        return
+    final = {"sweep_final": True, **located}
+    tune.report({**located, "sweep_final": False})  # where it runs, before the first epoch
     cancel = Path(spec["cancel_path"])
-    final = {"sweep_final": True, "index": spec["index"]}
     if cancel.exists():  # the sweep was cancelled before this trial started
         tune.report({**final, "state": "cancelled"})
         return
     should_stop = cancel_watch(cancel)
 
     def on_epoch(row: dict) -> None:
-        tune.report({**row, "index": spec["index"], "sweep_final": False})
+        tune.report({**row, **located, "sweep_final": False})
 
     error = None
     try:
@@ -222,7 +245,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
         run_training(cfg, Path(spec["runs_dir"]), run_id=spec["run_id"], on_epoch=on_epoch, should_stop=should_stop)
     except Exception as e:  # the run recorded it as failed; the sweep goes on
         error = one_line(e, named=True)
-    outcome = trial_outcome(Path(spec["runs_dir"]) / spec["run_id"], over=True)
+    outcome = trial_outcome(run_dir, over=True)
     if outcome is None:  # run_training failed before its run recorded anything
         outcome = {"state": "failed", "error": "its run did not start"}
     tune.report({**final, **outcome, "error": error or outcome["error"]})

@@ -1,0 +1,88 @@
+"""Sweeps on a real two-node Ray cluster (tests/runs/ray_cluster.py): every trial
+completes, both nodes run trials, the store and the sweep record agree; and with the
+second node killed mid-sweep, its trial is started again on the node left, into the
+same run folder, and the sweep still completes every trial."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.runs.store import list_runs, read_json
+from core.runs.sweeps.ray_tune import LOST_NODE
+from core.runs.sweeps.record import read_record, sweeps_dir_for
+from tests.conftest import PROJECT_ROOT
+from tests.runs.ray_cluster import two_node_cluster, wait_for
+
+pytestmark = pytest.mark.slow
+SMALL = ["--preset", "fast", "--val-size", "500"]
+
+
+def sweep(cluster, runs_dir: Path, mnist_dir: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, **cluster.env, "MNIST_DATA_DIR": str(mnist_dir)}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.Popen([sys.executable, "-m", "core.sweep", "--address", cluster.address,
+                             "--runs-dir", str(runs_dir), *SMALL, *args],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def the_record(runs_dir: Path) -> dict | None:
+    found = list(sweeps_dir_for(runs_dir).glob("*/sweep.json"))
+    try:
+        return read_record(found[0].parent) if found else None
+    except (OSError, ValueError):
+        return None
+
+
+def test_a_sweep_on_a_two_node_cluster_runs_on_both_and_the_store_agrees(tmp_path, mnist_dir):
+    runs_dir = tmp_path / "runs"
+    with two_node_cluster() as cluster:
+        proc = sweep(cluster, runs_dir, mnist_dir, "--grid", "activation=relu,tanh", "--grid", "pooling=max,avg",
+                     "--epochs", "1", "--train-limit", "1000")
+        out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out
+    record = the_record(runs_dir)
+    assert record["state"] == "completed" and record["summary"] == "4 of 4 trials completed", record
+    assert record["address"] == cluster.address
+    assert {t["node"] for t in record["trials"]} == {cluster.head_node, cluster.worker_node}
+    runs = {r.run_id: r for r in list_runs(runs_dir)}
+    assert set(runs) == {t["run_id"] for t in record["trials"]}
+    for t in record["trials"]:
+        run = runs[t["run_id"]]
+        assert t["state"] == run.state == "completed" and run.config["sweep_id"] == record["id"]
+        assert t["test_acc"] == pytest.approx(read_json(run.path / "evaluation.json")["test_acc"])
+
+
+def test_a_lost_node_costs_no_trial(tmp_path, mnist_dir):
+    runs_dir = tmp_path / "runs"
+    with two_node_cluster() as cluster:
+        proc = sweep(cluster, runs_dir, mnist_dir, "--grid", "activation=relu,tanh", "--epochs", "3",
+                     "--train-limit", "6000")
+
+        def training_on_the_worker():
+            record = the_record(runs_dir)
+            for t in (record or {}).get("trials", []):
+                if t.get("node") == cluster.worker_node and (t.get("epochs_done") or 0) >= 1:
+                    return t
+            return None
+
+        lost = wait_for(training_on_the_worker, timeout=120)
+        assert lost, f"no trial trained on the second node: {the_record(runs_dir)}"
+        cluster.kill_worker_node()
+        out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    record = the_record(runs_dir)
+    assert record["state"] == "completed" and record["summary"] == "2 of 2 trials completed", record
+    again = next(t for t in record["trials"] if t["index"] == lost["index"])
+    assert again["node"] == cluster.head_node and again["attempts"] == 2 and again["state"] == "completed", out
+    run_dir = runs_dir / again["run_id"]
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "completed" and status["attempt"] == 2 and status["restarted"] == LOST_NODE
+    earlier = read_json(run_dir / "attempts" / "1" / "status.json")
+    assert earlier["state"] == "failed" and (run_dir / "attempts" / "1" / "metrics.csv").is_file()
+    assert len((run_dir / "metrics.csv").read_text().strip().splitlines()) == 1 + 3  # from scratch, all 3 epochs
+    assert f"restarting trial {lost['index']}" in out
