@@ -105,14 +105,17 @@ def trials_table(record: dict) -> None:
         return
     frame = pd.DataFrame(rows)
     frame["open"] = ["./" + page_link("evaluate", run=r) for r in frame["run_id"]]
-    if frame["error"].isna().all():
-        frame = frame.drop(columns="error")
+    for column in ("error", "node"):  # sweeps older than the node column have none
+        if frame[column].isna().all():
+            frame = frame.drop(columns=column)
     st.dataframe(frame, hide_index=True, column_config={
         "val_acc": st.column_config.NumberColumn("best val acc", format="percent"),
         "test_acc": st.column_config.NumberColumn("test acc", format="percent"),
         "open": st.column_config.LinkColumn("run", display_text="open on Evaluate",
                                             help="the run's confusion matrix and mistakes"),
         "run_id": st.column_config.TextColumn("run id"),
+        "node": st.column_config.TextColumn("node", help="the Ray node that ran it (IP, node id), and the attempt "
+                                                         "when its first node was lost"),
     })
 
 
@@ -126,6 +129,8 @@ def header(record: dict) -> None:
     c3.caption(f"{record.get('max_concurrent') or '?'} at once · address {record.get('address') or 'local'}")
     if record.get("error"):
         st.error(f"The sweep failed: {record['error']}")
+    elif record.get("summary") and record.get("state") in ("completed", "cancelled"):
+        st.caption(record["summary"])
 
 
 @st.fragment(run_every=2)

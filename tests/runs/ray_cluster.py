@@ -79,27 +79,31 @@ def _ray(args: list[str], env: dict) -> None:
 
 
 @contextmanager
-def two_node_cluster():
+def two_node_cluster(auth: bool = True, second_node: bool = True):
+    """`auth`: token authentication on (the token in HOME/.ray/auth_token, as `ray
+    get-auth-token --generate` writes it); `second_node`: join a second node."""
     # A short folder: Ray's sockets live under it, and a socket path has at most 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="dl-ray-", dir="/tmp"))
     home = temp_dir / "home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "token",
+    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "token" if auth else "disabled",
            # A lost node is noticed in about 2 s rather than Ray's default 15.
            "RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "500",
            "RAY_health_check_failure_threshold": "4", "RAY_USAGE_STATS_ENABLED": "0"}
     head_port, head_manager, worker_port, client_port = free_port(), free_port(), free_port(), free_port()
-    cluster = Cluster(f"127.0.0.1:{head_port}", {"HOME": str(home), "RAY_AUTH_MODE": "token"}, temp_dir,
+    cluster = Cluster(f"127.0.0.1:{head_port}", {"HOME": str(home), "RAY_AUTH_MODE": env["RAY_AUTH_MODE"]}, temp_dir,
                       worker_port=worker_port, client_port=client_port)
     try:
-        _ray(["get-auth-token", "--generate"], env)  # Ray writes it to ~/.ray/auth_token
+        if auth:
+            _ray(["get-auth-token", "--generate"], env)  # Ray writes it to ~/.ray/auth_token
         _ray(["start", "--head", "--num-cpus", "1", "--port", str(head_port), "--node-manager-port", str(head_manager),
               "--ray-client-server-port", str(client_port), "--dashboard-port", str(free_port()),
               "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(temp_dir)], env)
-        _ray(["start", "--address", cluster.address, "--num-cpus", "1", "--node-manager-port", str(worker_port),
-              "--disable-usage-stats"], env)
         cluster.head_node = _node_id(cluster.raylet(head_manager))
-        cluster.worker_node = _node_id(cluster.raylet(worker_port))
+        if second_node:
+            _ray(["start", "--address", cluster.address, "--num-cpus", "1", "--node-manager-port", str(worker_port),
+                  "--disable-usage-stats"], env)
+            cluster.worker_node = _node_id(cluster.raylet(worker_port))
         yield cluster
     finally:
         found = cluster.processes()

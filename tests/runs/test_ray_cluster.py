@@ -14,7 +14,7 @@ import pytest
 
 from core.runs.store import list_runs, read_json
 from core.runs.sweeps.ray_tune import LOST_NODE
-from core.runs.sweeps.record import read_record, sweeps_dir_for
+from core.runs.sweeps.record import read_record, sweep_table, sweeps_dir_for
 from tests.conftest import PROJECT_ROOT
 from tests.runs.ray_cluster import two_node_cluster, wait_for
 
@@ -48,7 +48,8 @@ def test_a_sweep_on_a_two_node_cluster_runs_on_both_and_the_store_agrees(tmp_pat
     record = the_record(runs_dir)
     assert record["state"] == "completed" and record["summary"] == "4 of 4 trials completed", record
     assert record["address"] == cluster.address
-    assert {t["node"] for t in record["trials"]} == {cluster.head_node, cluster.worker_node}
+    assert {t["node"].split()[1] for t in record["trials"]} == {cluster.head_node, cluster.worker_node}
+    assert all(row["node"].endswith(")") for row in sweep_table(record))  # the Sweeps page's column
     runs = {r.run_id: r for r in list_runs(runs_dir)}
     assert set(runs) == {t["run_id"] for t in record["trials"]}
     for t in record["trials"]:
@@ -66,7 +67,7 @@ def test_a_lost_node_costs_no_trial(tmp_path, mnist_dir):
         def training_on_the_worker():
             record = the_record(runs_dir)
             for t in (record or {}).get("trials", []):
-                if t.get("node") == cluster.worker_node and (t.get("epochs_done") or 0) >= 1:
+                if (t.get("node") or "").endswith(cluster.worker_node) and (t.get("epochs_done") or 0) >= 1:
                     return t
             return None
 
@@ -78,7 +79,7 @@ def test_a_lost_node_costs_no_trial(tmp_path, mnist_dir):
     record = the_record(runs_dir)
     assert record["state"] == "completed" and record["summary"] == "2 of 2 trials completed", record
     again = next(t for t in record["trials"] if t["index"] == lost["index"])
-    assert again["node"] == cluster.head_node and again["attempts"] == 2 and again["state"] == "completed", out
+    assert again["node"].endswith(cluster.head_node) and again["attempts"] == 2 and again["state"] == "completed", out
     run_dir = runs_dir / again["run_id"]
     status = read_json(run_dir / "status.json")
     assert status["state"] == "completed" and status["attempt"] == 2 and status["restarted"] == LOST_NODE
@@ -86,3 +87,29 @@ def test_a_lost_node_costs_no_trial(tmp_path, mnist_dir):
     assert earlier["state"] == "failed" and (run_dir / "attempts" / "1" / "metrics.csv").is_file()
     assert len((run_dir / "metrics.csv").read_text().strip().splitlines()) == 1 + 3  # from scratch, all 3 epochs
     assert f"restarting trial {lost['index']}" in out
+
+
+def connect(cluster, home: Path, tmp_path: Path, mnist_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(home), "MNIST_DATA_DIR": str(mnist_dir)}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "core.sweep", "--address", cluster.address, "--runs-dir",
+                           str(tmp_path / "runs"), *SMALL, "--epochs", "1", "--train-limit", "500",
+                           "--grid", "activation=relu"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_missing_or_unwanted_token_ends_in_one_line_in_seconds(tmp_path, mnist_dir):
+    no_token = tmp_path / "no-token"
+    no_token.mkdir()
+    with two_node_cluster(auth=True, second_node=False) as cluster:
+        out = connect(cluster, no_token, tmp_path / "a", mnist_dir)
+    assert out.returncode == 2 and "asks for its authentication token" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    stray = tmp_path / "stray-token"
+    (stray / ".ray").mkdir(parents=True)
+    (stray / ".ray" / "auth_token").write_text("0" * 64)
+    with two_node_cluster(auth=False, second_node=False) as cluster:
+        out = connect(cluster, stray, tmp_path / "b", mnist_dir)
+    assert out.returncode == 2 and "set RAY_AUTH_MODE=disabled" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr

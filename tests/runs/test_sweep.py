@@ -296,3 +296,31 @@ def test_a_sweep_where_some_failed_is_completed_and_says_how_many():
     assert summary == "7 of 8 trials completed, 1 failed: ValueError: lr must be > 0"
     assert sweep_outcome(_trials(("completed", None), ("cancelled", None)), True, None)[0] == "cancelled"
     assert sweep_outcome(_trials(("completed", None)), False, "Ray died")[:2] == ("failed", "Ray died")
+
+
+def test_a_wrong_address_and_a_ray_version_mismatch_each_end_in_one_line(tmp_path, monkeypatch):
+    import time
+
+    import ray
+
+    from core.runs.sweeps.driver import check_address
+    from core.runs.sweeps.plan import SweepError
+    from core.runs.sweeps.ray_tune import ray_init
+    from tests.app.conftest import free_port
+
+    started = time.monotonic()
+    with pytest.raises(SweepError, match="cannot reach a Ray cluster at 127.0.0.1:"):
+        check_address(f"127.0.0.1:{free_port()}")  # nothing listens there
+    with pytest.raises(SweepError, match="is not HOST:PORT"):
+        check_address("head-node")
+    assert time.monotonic() - started < 5
+
+    def mismatched(**kwargs):  # what ray.init raises when the cluster's Ray is another version
+        raise RuntimeError("Version mismatch: The cluster was started with:\n    Ray: 2.49.0\n    Python: 3.11.9\n"
+                           "This process on node 10.0.0.2 was started with:\n    Ray: 2.60.0\n    Python: 3.11.9")
+
+    monkeypatch.setattr(ray, "init", mismatched)
+    with pytest.raises(SweepError) as raised:
+        ray_init("10.0.0.1:6379", tmp_path / "ray.log")
+    assert "Ray version mismatch with the cluster at 10.0.0.1:6379" in str(raised.value)
+    assert "\n" not in str(raised.value)

@@ -159,7 +159,7 @@ class SweepDriver:
                 self.save()
 
     def located(self, index: int, node: str, attempt: int) -> None:
-        """Where the trial's attempt runs (Ray's node id), from its first report on."""
+        """Where the trial's attempt runs ("IP NODE_ID", Ray's), from its first report on."""
         with self.lock:
             t = self.trial(index)
             if (t.get("node"), t.get("attempts")) != (node, attempt):

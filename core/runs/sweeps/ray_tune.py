@@ -33,8 +33,13 @@ def ray_environment(address: str | None) -> None:
         os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "5")  # ~1 s each, not 20
         has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
                      or (Path.home() / ".ray" / "auth_token").is_file())
-        if has_token:  # a cluster started by `ray start` asks for it (Ray >= 2.59)
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        if has_token and "RAY_AUTH_MODE" not in os.environ:  # a cluster with token authentication asks for it
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ[ASSUMED_TOKEN] = "1"
+
+
+ASSUMED_TOKEN = "DIGIT_LAB_RAY_TOKEN_ASSUMED"  # we turned token mode on because a token was found
+PREFLIGHT_S = 30.0
 
 
 @contextlib.contextmanager
@@ -73,12 +78,38 @@ def ray_init(address: str | None, log_path: Path) -> None:
             os.environ["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
             with stderr_to(log_path):
                 ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
+    except RuntimeError as e:
+        if "version mismatch" not in str(e).lower():
+            raise
+        raise SweepError("--address", f"Ray version mismatch with the cluster at {address}: {one_line(e)}") from None
     except ConnectionError as e:
         reason = one_line(e) if str(e).strip() else "no answer"
         if log_path.is_file() and "InvalidAuthToken" in log_path.read_text(errors="replace")[-20_000:]:
             reason = ("the cluster asks for its authentication token: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
                       "and RAY_AUTH_MODE=token")
         raise SweepError("--address", f"cannot connect to Ray at {address}: {reason}") from None
+
+
+def preflight(address: str) -> None:
+    """One tiny actor on the cluster, as each trial is, with a deadline: a cluster that
+    accepts the connection but starts no actor for us (say, a token sent to one without
+    authentication) fails here in seconds, with the reason, not as every trial "never ran"."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Ping:
+        def version(self) -> str:
+            return ray.__version__
+
+    try:
+        ping = Ping.remote()
+        ray.get(ping.version.remote(), timeout=PREFLIGHT_S)
+        ray.kill(ping)
+    except Exception as e:  # GetTimeoutError, a worker that could not start: one line either way
+        hint = (" A token was found (~/.ray/auth_token) and sent: if the cluster runs without authentication, "
+                "set RAY_AUTH_MODE=disabled." if os.environ.get(ASSUMED_TOKEN) else "")
+        raise SweepError("--address", f"the cluster at {address} accepted the connection but started no worker "
+                                      f"for this sweep ({one_line(e)}).{hint}") from None
 
 
 def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None, max_concurrent: int | None) -> None:
@@ -91,6 +122,8 @@ def run_on_ray(driver, trials: list[Trial], runs_dir: Path, address: str | None,
     ray_init(address, driver.sweep_dir / "ray.log")
     try:
         driver.install_signal_handlers()  # ray.init put its own SIGTERM handler in place
+        if address:
+            preflight(address)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         driver.cluster(cpus, min(max_concurrent or cpus, len(trials)))
         specs = [{"index": t.index, "run_id": t.run_id, "config": t.config.to_dict(),
@@ -221,7 +254,7 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     spec = specs[config["index"]]
     torch.set_num_threads(1)
     run_dir = Path(spec["runs_dir"]) / spec["run_id"]
-    node = ray.get_runtime_context().get_node_id()
+    node = f"{ray.util.get_node_ip_address()} {ray.get_runtime_context().get_node_id()}"
     try:
         # A second attempt (Tune restarted the trial after its worker died) sets the first aside.
         located = {"index": spec["index"], "node": node, "attempt": set_aside_earlier_attempt(run_dir, LOST_NODE)}
@@ -229,7 +262,6 @@ def run_trial(config: dict, specs: list[dict]) -> None:
         tune.report({"sweep_final": True, "index": spec["index"], "state": "failed", "error": str(e)})
         return
     final = {"sweep_final": True, **located}
-    tune.report({**located, "sweep_final": False})  # where it runs, before the first epoch
     cancel = Path(spec["cancel_path"])
     if cancel.exists():  # the sweep was cancelled before this trial started
         tune.report({**final, "state": "cancelled"})

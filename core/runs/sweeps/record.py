@@ -158,9 +158,20 @@ def sweep_table(record: dict) -> list[dict]:
             continue
         row = {name: format_value(value) for name, value in point.items()}
         row.update(seed=t.get("seed"), state=t.get("state"), val_acc=t.get("val_acc"),
-                   test_acc=t.get("test_acc"), run_id=t.get("run_id"), error=t.get("error"))
+                   test_acc=t.get("test_acc"), run_id=t.get("run_id"), node=node_label(t), error=t.get("error"))
         rows.append(row)
     return rows
+
+
+def node_label(trial: dict) -> str | None:
+    """Where a trial ran: "192.0.2.2 (27293f45)", and how many attempts when more than one."""
+    node = trial.get("node")
+    if not isinstance(node, str) or not node:
+        return None
+    ip, _, node_id = node.partition(" ")
+    label = f"{ip} ({node_id[:8]})" if node_id else ip
+    attempts = trial.get("attempts")
+    return f"{label}, attempt {attempts}" if isinstance(attempts, int) and attempts > 1 else label
 
 
 def _number(value) -> float | None:
