@@ -79,9 +79,10 @@ def _ray(args: list[str], env: dict) -> None:
 
 
 @contextmanager
-def two_node_cluster(auth: bool = True, second_node: bool = True):
+def two_node_cluster(auth: bool = True, second_node: bool = True, head_cpus: int = 1):
     """`auth`: token authentication on (the token in HOME/.ray/auth_token, as `ray
-    get-auth-token --generate` writes it); `second_node`: join a second node."""
+    get-auth-token --generate` writes it); `second_node`: join a second node (1 CPU);
+    `head_cpus` 0: only the second node takes work."""
     # A short folder: Ray's sockets live under it, and a socket path has at most 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="dl-ray-", dir="/tmp"))
     home = temp_dir / "home"
@@ -96,7 +97,7 @@ def two_node_cluster(auth: bool = True, second_node: bool = True):
     try:
         if auth:
             _ray(["get-auth-token", "--generate"], env)  # Ray writes it to ~/.ray/auth_token
-        _ray(["start", "--head", "--num-cpus", "1", "--port", str(head_port), "--node-manager-port", str(head_manager),
+        _ray(["start", "--head", "--num-cpus", str(head_cpus), "--port", str(head_port), "--node-manager-port", str(head_manager),
               "--ray-client-server-port", str(client_port), "--dashboard-port", str(free_port()),
               "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(temp_dir)], env)
         cluster.head_node = _node_id(cluster.raylet(head_manager))

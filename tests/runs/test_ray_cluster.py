@@ -113,3 +113,32 @@ def test_a_missing_or_unwanted_token_ends_in_one_line_in_seconds(tmp_path, mnist
         out = connect(cluster, stray, tmp_path / "b", mnist_dir)
     assert out.returncode == 2 and "set RAY_AUTH_MODE=disabled" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_a_single_run_trains_on_the_cluster_into_the_shared_store(tmp_path, mnist_dir):
+    """`python -m core.train --address`: the head takes no work, so the run goes to the
+    second node; its folder fills as a local run's does, and its cancel file stops it."""
+    runs_dir = tmp_path / "runs"
+    with two_node_cluster(head_cpus=0) as cluster:
+        env = {**os.environ, **cluster.env, "MNIST_DATA_DIR": str(mnist_dir)}
+        env.pop("RAY_ADDRESS", None)
+        done = subprocess.run([sys.executable, "-m", "core.train", "--address", cluster.address, "--runs-dir",
+                               str(runs_dir), *SMALL, "--epochs", "2", "--train-limit", "2000"],
+                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        run_dir = Path(done.stdout.splitlines()[0])
+        status = read_json(run_dir / "status.json")
+        assert status["state"] == "completed" and status["trains_on"].endswith(cluster.worker_node)
+        assert status["cluster"] == cluster.address and status["pid"]  # the worker's own process
+        assert len((run_dir / "metrics.csv").read_text().strip().splitlines()) == 3
+        assert (run_dir / "evaluation.json").is_file() and (run_dir / "model.pt").is_file()
+
+        slow = subprocess.Popen([sys.executable, "-m", "core.train", "--address", cluster.address, "--runs-dir",
+                                 str(runs_dir), *SMALL, "--epochs", "30", "--train-limit", "4000"],
+                                cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        slow_dir = Path(slow.stdout.readline().strip())
+        assert wait_for(lambda: (slow_dir / "metrics.csv").is_file(), timeout=120), slow_dir
+        (slow_dir / "cancel").touch()  # what the Train page's Cancel writes
+        _, err = slow.communicate(timeout=120)
+        assert read_json(slow_dir / "status.json")["state"] == "cancelled", err
+        assert slow.returncode == 1

@@ -281,3 +281,55 @@ def run_trial(config: dict, specs: list[dict]) -> None:
     if outcome is None:  # run_training failed before its run recorded anything
         outcome = {"state": "failed", "error": "its run did not start"}
     tune.report({**final, **outcome, "error": error or outcome["error"]})
+
+
+# ---------------------------------------------------------------- one run on a cluster
+
+RUN_RETRIES = 2  # a run whose worker dies (its node lost) starts again on a node left
+
+
+def train_on_cluster(cfg_dict: dict, runs_dir: Path, run_id: str, address: str, snapshot_budget: int) -> None:
+    """`python -m core.train --address`: the run as one Ray task on the cluster (a GPU
+    asked for when it trains on cuda), writing into the shared store as a local run does
+    (status, heartbeat, metrics, epochs, the cancel file it watches). This process waits
+    for it; SIGTERM/SIGINT here asks the run to stop through its cancel file."""
+    import signal
+
+    from core.runs.liveness import request_cancel
+
+    run_dir = Path(runs_dir) / run_id
+    ray_environment(address)
+    import ray
+
+    ray_init(address, run_dir / "ray.log")
+    try:
+        preflight(address)
+        for s in (signal.SIGTERM, signal.SIGINT):  # ray.init put its own handlers in place
+            signal.signal(s, lambda signum, frame: request_cancel(run_dir))
+        gpu = cfg_dict.get("device") == "cuda"
+        task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=RUN_RETRIES, retry_exceptions=False)(
+            cluster_run)
+        ref = task.remote(cfg_dict, str(Path(runs_dir).absolute()), run_id, snapshot_budget)
+        while True:  # in slices, so a signal is handled between them
+            ready, _ = ray.wait([ref], timeout=1.0)
+            if ready:
+                ray.get(ref)
+                return
+    finally:
+        ray.shutdown()
+
+
+def cluster_run(cfg_dict: dict, runs_dir: str, run_id: str, snapshot_budget: int) -> None:
+    """The run, in a Ray worker on whichever node has the resources."""
+    import ray
+
+    from core.engine.config import TrainConfig
+    from core.runs.run_attempts import set_aside_earlier_attempt
+    from core.runs.run_process import run_training
+    from core.runs.store import write_status
+
+    run_dir = Path(runs_dir) / run_id
+    if (run_dir / "status.json").exists() and (run_dir / "metrics.csv").exists():
+        set_aside_earlier_attempt(run_dir, LOST_NODE)  # a retry: its first node was lost mid-run
+    write_status(run_dir, trains_on=f"{ray.util.get_node_ip_address()} {ray.get_runtime_context().get_node_id()}")
+    run_training(TrainConfig.from_dict(cfg_dict), Path(runs_dir), run_id=run_id, snapshot_budget=snapshot_budget)
