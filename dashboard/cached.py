@@ -159,3 +159,12 @@ def default_model_summary() -> dict:
 def default_model_run() -> RunInfo | None:
     """The default model's folder read as a run (it holds a run's files), if it is there."""
     return load_run(DEFAULT_MODEL_DIR) if (DEFAULT_MODEL_DIR / "evaluation.json").is_file() else None
+
+
+@st.cache_resource(show_spinner=False)
+def cluster_address() -> str | None:
+    """The Ray cluster the Train page may send runs to: $DIGIT_LAB_RAY_ADDRESS, read once
+    per server (a setting, not something a page changes)."""
+    from core.runs.launcher import cluster_address_setting
+
+    return cluster_address_setting()

@@ -149,6 +149,18 @@ def curves(run: RunInfo, trace: list | None = None) -> None:
 def _header(run: RunInfo, title: str) -> None:
     st.subheader(f"{title}: {run_label(run)}")
     state_badge(run.state)
+    st.caption(where_it_trains(run.status or {}))
+
+
+def where_it_trains(status: dict) -> str:
+    """"Trains here", or which cluster and node: the status says (core.runs.sweeps.ray_tune)."""
+    cluster, node = status.get("cluster"), status.get("trains_on")
+    if not isinstance(cluster, str):
+        return f"Trains on this machine ({status.get('host') or 'here'})."
+    if isinstance(node, str) and node:
+        ip, _, node_id = node.partition(" ")
+        return f"Trains on the Ray cluster at {cluster}, node {ip} ({node_id[:8]})."
+    return f"Sent to the Ray cluster at {cluster}: waiting for a node with the resources it asks."
 
 
 def show_run(run: RunInfo, title: str) -> None:

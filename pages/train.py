@@ -22,10 +22,14 @@ if run is not None:
 
 st.subheader("New run")
 preset_picker()
+cluster = cached.cluster_address()
+on_cluster = cluster is not None and st.toggle(f"Train on the Ray cluster at {cluster}", value=True, key="tf_cluster",
+                                               help="As one task on any node with the resources it asks (a GPU for "
+                                                    "cuda), into this store, which the nodes must share.")
 cfg = train_form()
 if cfg is not None:  # launched before the previews: nothing is timed on the way to a run
     try:
-        run_id = launch_run(cfg, cached.runs_dir())
+        run_id = launch_run(cfg, cached.runs_dir(), address=cluster if on_cluster else None)
     except (ConfigError, RunStoreError, OSError) as e:
         st.error(f"Could not start the run: {e}")
     else:

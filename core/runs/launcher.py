@@ -82,8 +82,9 @@ def cancel(folder: Path, owner: dict) -> bool:
 
 # ---------------------------------------------------------------- runs
 
-def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
-    """Validate, reserve a run folder, start `python -m core.train`; returns the run id."""
+def launch_run(cfg: TrainConfig, runs_dir: Path, address: str | None = None) -> str:
+    """Validate, reserve a run folder, start `python -m core.train` (on the Ray cluster
+    at `address` when given); returns the run id."""
     validate(cfg)
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -93,9 +94,18 @@ def launch_run(cfg: TrainConfig, runs_dir: Path) -> str:
     write_json_atomic(run_dir / "config.json", {**cfg.to_dict(), "created_at": now_iso()})
     # No pid yet: the child records its own, so the two never overwrite each other.
     write_status(run_dir, state="queued", pid=None, launched_at=now_iso())
+    on_cluster = ["--address", address] if address else []
     start_detached("core.train", [*config_to_args(cfg), "--runs-dir", str(runs_dir), "--run-id", run_id,
-                                  "--queue-limit", str(QUEUE_LIMIT)], run_dir / "train.log")
+                                  "--queue-limit", str(QUEUE_LIMIT), *on_cluster], run_dir / "train.log")
     return run_id
+
+
+CLUSTER_ENV = "DIGIT_LAB_RAY_ADDRESS"
+
+
+def cluster_address_setting() -> str | None:
+    """The Ray cluster the app may send runs to (HOST:PORT), from $DIGIT_LAB_RAY_ADDRESS; None: train here."""
+    return os.environ.get(CLUSTER_ENV) or None
 
 
 def launch_adaptation(parent_dir: Path, set_dir: Path, runs_dir: Path, name: str | None = None) -> str:

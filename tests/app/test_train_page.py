@@ -36,9 +36,14 @@ def test_train_unknown_run_in_query_param_warns(completed_store):
     assert any("Completed" in t for t in texts(at, "success"))
 
 
+launched_to: list = []  # the address each launch was sent to (None: here)
+
+
 def _no_launch(monkeypatch):
     launched = []
-    monkeypatch.setattr("core.runs.launcher.launch_run", lambda cfg, runs_dir: launched.append(cfg))
+    monkeypatch.setattr("core.runs.launcher.launch_run",
+                        lambda cfg, runs_dir, address=None: launched.append(cfg) or launched_to.append(address))
+    launched_to.clear()
     return launched
 
 
@@ -117,7 +122,7 @@ def test_train_augmentation_preview_follows_the_settings_live(store):
 def test_train_submit_launches_and_attaches(store, monkeypatch):
     launched = []
 
-    def fake_launch(cfg, runs_dir):
+    def fake_launch(cfg, runs_dir, address=None):
         run_id = "20260101-000000-launched-0004"
         (Path(runs_dir) / run_id).mkdir()
         write_json_atomic(Path(runs_dir) / run_id / "config.json", cfg.to_dict())
@@ -220,3 +225,28 @@ def test_train_a_model_too_big_for_the_server_is_refused_before_any_work(store, 
     assert any("parameters; at most" in t for t in texts(at, "error") + texts(at, "warning") + texts(at, "markdown"))
     next(b for b in at.button if b.label == "Start training").click().run()
     assert launched == [] and list(store.iterdir()) == []
+
+
+def test_with_a_cluster_set_the_page_offers_it_and_sends_the_run_there(store, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_RAY_ADDRESS", "10.0.0.1:6379")
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    toggle = at.toggle(key="tf_cluster")
+    assert toggle.value and "10.0.0.1:6379" in toggle.label
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert len(launched) == 1 and launched_to == ["10.0.0.1:6379"]
+
+
+def test_without_a_cluster_runs_train_here_and_the_page_says_where_each_trains(store, monkeypatch):
+    from dashboard.train_live import where_it_trains
+
+    monkeypatch.delenv("DIGIT_LAB_RAY_ADDRESS", raising=False)
+    launched = _no_launch(monkeypatch)
+    at = run_page("train")
+    assert not [t for t in at.toggle if t.key == "tf_cluster"]
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert len(launched) == 1 and launched_to == [None]
+    assert where_it_trains({"host": "lab"}) == "Trains on this machine (lab)."
+    assert where_it_trains({"cluster": "10.0.0.1:6379", "trains_on": "10.0.0.7 27293f45f87c4b98"}) == \
+        "Trains on the Ray cluster at 10.0.0.1:6379, node 10.0.0.7 (27293f45)."
+    assert "waiting for a node" in where_it_trains({"cluster": "10.0.0.1:6379"})

@@ -97,7 +97,8 @@ def two_node_cluster(auth: bool = True, second_node: bool = True, head_cpus: int
     try:
         if auth:
             _ray(["get-auth-token", "--generate"], env)  # Ray writes it to ~/.ray/auth_token
-        _ray(["start", "--head", "--num-cpus", str(head_cpus), "--port", str(head_port), "--node-manager-port", str(head_manager),
+        _ray(["start", "--head", "--num-cpus", str(head_cpus), "--port", str(head_port),
+              "--node-manager-port", str(head_manager),
               "--ray-client-server-port", str(client_port), "--dashboard-port", str(free_port()),
               "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(temp_dir)], env)
         cluster.head_node = _node_id(cluster.raylet(head_manager))
