@@ -128,6 +128,17 @@ def comparison_store(store, epoch_runs):
     return store
 
 
+def wait_for(predicate, timeout: float, every: float = 0.2):
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` s pass (None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(every)
+    return None
+
+
 def wait_for_state(run_dir: Path, states=FINAL_STATES, timeout: float = 60.0) -> str:
     """Poll status.json until the run reaches one of `states`."""
     deadline = time.monotonic() + timeout

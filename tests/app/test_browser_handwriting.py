@@ -13,6 +13,7 @@ import pytest
 from tests.app.conftest import handwriting_dir_for
 from tests.app.test_browser import assert_no_error, settle
 from tests.app.test_drawn_styles import draw_with_mouse
+from tests.conftest import wait_for
 from tests.handwriting import PLACEMENTS, STYLES, canvas_strokes
 from tests.writers import HABITS
 
@@ -62,12 +63,16 @@ def test_collect_then_teach_a_misread_drawing(page, app_url):
     page.get_by_text("Teach it your handwriting").click()
     settle(page)
     page.locator(".st-key-teach_1 button").first.click()
+    folder = root / "browser-writer"
+
+    def on_disk() -> list[str]:
+        return sorted(p.relative_to(folder).parts[0] for p in folder.glob("*/*.png"))
+
+    # A loaded server may still be on the click's rerun when the page first looks quiet.
+    wait_for(lambda: len(on_disk()) == 3, timeout=30)
     settle(page)
     assert_no_error(page, "handwriting-teach")
-
-    folder = root / "browser-writer"
-    on_disk = sorted(p.relative_to(folder).parts[0] for p in folder.glob("*/*.png"))
-    assert on_disk == ["0", "1", "1"], on_disk
+    assert on_disk() == ["0", "1", "1"], on_disk()
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["canvas"] == [280, 280] and manifest["created_at"]
     page.screenshot(path="test-output/screenshots/handwriting-taught.png", full_page=True)

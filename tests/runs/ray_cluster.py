@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,13 +122,3 @@ def two_node_cluster(auth: bool = True, second_node: bool = True, head_cpus: int
         psutil.wait_procs(alive, timeout=10)
         shutil.rmtree(temp_dir, ignore_errors=True)
         assert not cluster.processes(), "the cluster's processes outlived the test"
-
-
-def wait_for(predicate, timeout: float, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(every)
-    return None

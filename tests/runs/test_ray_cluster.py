@@ -15,8 +15,8 @@ import pytest
 from core.runs.store import list_runs, read_json
 from core.runs.sweeps.ray_tune import LOST_NODE
 from core.runs.sweeps.record import read_record, sweep_table, sweeps_dir_for
-from tests.conftest import PROJECT_ROOT
-from tests.runs.ray_cluster import two_node_cluster, wait_for
+from tests.conftest import PROJECT_ROOT, wait_for
+from tests.runs.ray_cluster import two_node_cluster
 
 pytestmark = pytest.mark.slow
 SMALL = ["--preset", "fast", "--val-size", "500"]
