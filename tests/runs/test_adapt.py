@@ -11,13 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from core.runs.handwriting_sets import HandwritingSet
-from core.runs.store import DEFAULT_MODEL_DIR
+from core.runs.states import LIVE_STATES
+from core.runs.store import DEFAULT_MODEL_DIR, effective_state, read_json
+from tests.conftest import wait_for
 from tests.writers import WRITERS, writer_samples
 
 pytestmark = pytest.mark.slow
@@ -90,11 +91,12 @@ def test_a_killed_adaptation_leaves_the_set_and_the_parent(writer_set, mnist_dir
                              "--runs-dir", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     run_dir = Path(proc.stdout.readline().strip())
-    deadline = time.time() + 120
-    while not (run_dir / "progress.json").exists() and time.time() < deadline:
-        time.sleep(0.2)
+    # Mid-adaptation: its first round is written (a metrics row), the rest is not.
+    assert wait_for(lambda: (run_dir / "metrics.csv").is_file() or proc.poll() is not None, timeout=120)
+    assert proc.poll() is None, "the adaptation ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    assert effective_state(read_json(run_dir / "status.json")) not in LIVE_STATES  # its owner is gone
     assert writer_set.content_hash() == before_set and len(writer_set.samples()) == 250
     assert sha(DEFAULT_MODEL_DIR / "model.pt") == before_parent
 
