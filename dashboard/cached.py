@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.runs.checkpoint import CheckpointError, load_model
+from core.runs.launcher import cluster_address_setting
 from core.runs.store import (
     DEFAULT_MODEL_DIR,
     RunInfo,
@@ -165,6 +166,4 @@ def default_model_run() -> RunInfo | None:
 def cluster_address() -> str | None:
     """The Ray cluster the Train page may send runs to: $DIGIT_LAB_RAY_ADDRESS, read once
     per server (a setting, not something a page changes)."""
-    from core.runs.launcher import cluster_address_setting
-
     return cluster_address_setting()
