@@ -10,7 +10,6 @@ a sweep really runs; each Ray worker imports it to run `run_trial`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -42,19 +41,15 @@ ASSUMED_TOKEN = "DIGIT_LAB_RAY_TOKEN_ASSUMED"  # we turned token mode on because
 PREFLIGHT_S = 30.0
 
 
-@contextlib.contextmanager
-def stderr_to(path: Path):
-    """Send fd 2 (Ray's C++ warnings, its daemons' output) to a file for a while."""
+def native_stderr_to(path: Path) -> None:
+    """From now on fd 2 goes to `path`: Ray's C++ core worker logs there from its own
+    threads at any moment of the session (a cancelled actor, a lost node), not only
+    while connecting. Python's sys.stderr keeps the terminal for our one-line errors."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    terminal = os.dup(2)
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+    sys.stderr = open(terminal, "w", buffering=1, errors="backslashreplace")
 
 
 def ray_init(address: str | None, log_path: Path) -> None:
@@ -66,18 +61,17 @@ def ray_init(address: str | None, log_path: Path) -> None:
         env_vars["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
         if not address:  # local workers start in Ray's own folder: a relative path must not stay relative
             env_vars["MNIST_DATA_DIR"] = str(Path(env_vars["MNIST_DATA_DIR"]).expanduser().resolve())
+    native_stderr_to(log_path)
     try:
         if address:
             # Workers elsewhere get this project's engine shipped to them.
-            with stderr_to(log_path):
-                runtime_env = {"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars}
-                ray.init(address=address, runtime_env=runtime_env, **quiet)
+            runtime_env = {"py_modules": [str(PROJECT_ROOT / "core")], "env_vars": env_vars}
+            ray.init(address=address, runtime_env=runtime_env, **quiet)
         else:
             # The local workers are this machine's processes: they inherit PYTHONPATH.
             path = os.environ.get("PYTHONPATH")
             os.environ["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
-            with stderr_to(log_path):
-                ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, runtime_env={"env_vars": env_vars}, **quiet)
     except RuntimeError as e:
         if "version mismatch" not in str(e).lower():
             raise
